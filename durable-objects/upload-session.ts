@@ -1,0 +1,3 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Bindings } from "../worker/env";
+export class UploadSession extends DurableObject<Bindings> {}
