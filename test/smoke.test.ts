@@ -1,7 +1,7 @@
-import { env } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { it, expect } from "vitest";
-it("has bindings", async () => {
-  expect(env.BLOBS).toBeDefined();
-  await env.BLOBS.put("x", "y");
-  expect(await (await env.BLOBS.get("x"))!.text()).toBe("y");
+it("answers /v2/", async () => {
+  const r = await SELF.fetch("http://localhost/v2/");
+  expect(r.status).toBe(200);
+  expect(r.headers.get("Docker-Distribution-API-Version")).toBe("registry/2.0");
 });

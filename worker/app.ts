@@ -1,0 +1,60 @@
+// Builds the Hono app: headers every answer carries, the request-body cap, the routes, and the
+// one place where errors become the spec's JSON body.
+import { Hono } from "hono";
+import { configFrom } from "./config";
+import { errorBody, RegistryError } from "./errors";
+import { blobRoutes } from "./routes/blobs";
+import type { AppEnv } from "./routes/context";
+import { listingRoutes } from "./routes/listings";
+import { manifestRoutes } from "./routes/manifests";
+import { uploadRoutes } from "./routes/uploads";
+
+export function buildApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use("*", async (c, next) => {
+    c.set("config", configFrom(c.env));
+    await next();
+    c.res.headers.set("Docker-Distribution-API-Version", "registry/2.0");
+  });
+
+  app.use("/v2/*", async (c, next) => {
+    // Names, tags, digests and session ids never contain "%": an encoded slash or dot in the
+    // path is a trick to reach another repository, not a name.
+    if (new URL(c.req.url).pathname.includes("%")) throw new RegistryError("NAME_INVALID", "percent-encoded characters are not allowed in registry paths");
+    // Refused from Content-Length before any byte is read, as Cloudflare's edge would (413).
+    const declared = Number(c.req.header("Content-Length") ?? 0);
+    if (declared > c.var.config.maxBodyBytes) {
+      throw new RegistryError("SIZE_INVALID", `request body of ${declared} bytes is over this registry's limit of ${c.var.config.maxBodyBytes}; send it in chunks`, { status: 413 });
+    }
+    await next();
+  });
+
+  // The API version check (OCI distribution spec v1.1, end-1).
+  app.get("/v2/", (c) => c.json({}));
+  app.get("/v2", (c) => c.json({}));
+
+  app.route("/v2", listingRoutes);
+  app.route("/v2", uploadRoutes);
+  app.route("/v2", blobRoutes);
+  app.route("/v2", manifestRoutes);
+
+  app.notFound(() => renderError(new RegistryError("UNSUPPORTED", "no such endpoint", { status: 404 })));
+  app.onError((error) => {
+    if (error instanceof RegistryError) return renderError(error);
+    console.error("unexpected error", error);
+    return renderError(new RegistryError("UNKNOWN", "internal error"));
+  });
+  return app;
+}
+
+function renderError(error: RegistryError): Response {
+  return new Response(errorBody(error), {
+    status: error.status,
+    headers: {
+      ...error.headers,
+      "Content-Type": "application/json; charset=utf-8",
+      "Docker-Distribution-API-Version": "registry/2.0",
+    },
+  });
+}

@@ -1,0 +1,42 @@
+// GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference>
+import { Hono } from "hono";
+import { parseReference } from "../oci/names";
+import { deleteManifest, getManifest, putManifest, readManifestBody } from "../services/manifests";
+import { type AppEnv, contentLength, repositoryParam } from "./context";
+
+export const manifestRoutes = new Hono<AppEnv>();
+
+manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
+  const repository = repositoryParam(c);
+  const reference = parseReference(c.req.param("reference"));
+  const manifest = await getManifest(c.env, repository, reference, c.req.method !== "HEAD");
+  return new Response(manifest.body, {
+    status: 200,
+    headers: {
+      "Content-Type": manifest.mediaType,
+      "Content-Length": String(manifest.size),
+      "Docker-Content-Digest": manifest.digest,
+      ETag: `"${manifest.digest}"`,
+    },
+  });
+});
+
+manifestRoutes.put("/:name{.+}/manifests/:reference", async (c) => {
+  const repository = repositoryParam(c);
+  const reference = parseReference(c.req.param("reference"));
+  const bytes = await readManifestBody(c.req.raw.body, contentLength(c));
+  const { digest, subject } = await putManifest(c.env, repository, reference, bytes, c.req.header("Content-Type") ?? null);
+  const headers: Record<string, string> = {
+    Location: `/v2/${repository}/manifests/${digest}`,
+    "Docker-Content-Digest": digest,
+    "Content-Length": "0",
+  };
+  // Tells the client this registry indexes referrers by subject (spec: "Pushing Manifests with Subject").
+  if (subject !== null) headers["OCI-Subject"] = subject;
+  return new Response(null, { status: 201, headers });
+});
+
+manifestRoutes.delete("/:name{.+}/manifests/:reference", async (c) => {
+  await deleteManifest(c.env, repositoryParam(c), parseReference(c.req.param("reference")));
+  return c.body(null, 202);
+});

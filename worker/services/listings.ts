@@ -1,0 +1,64 @@
+// Paginated listings: a repository's tags, the registry's catalog, and the referrers of a
+// manifest (OCI distribution spec v1.1, "Listing Tags", "Listing Referrers").
+import type { Bindings } from "../env";
+import { RegistryError } from "../errors";
+import type { Digest } from "../oci/digest";
+import { OCI_INDEX } from "../oci/media-types";
+import type { RepoName } from "../oci/names";
+import type { Page } from "../oci/pagination";
+import { database } from "../storage/db/client";
+import { listReferrers as listReferrerRows, listTags as listTagRows } from "../storage/db/queries/manifests";
+import { listRepositories, repositoryExists } from "../storage/db/queries/repositories";
+
+export interface Listing<T> {
+  items: T[];
+  /** Set when more entries follow: the `last` of the next page. */
+  next: string | null;
+}
+
+export async function listTags(env: Bindings, repository: RepoName, page: Page): Promise<Listing<string>> {
+  const db = database(env.DB);
+  const rows = await listTagRows(db, repository, page.last, page.limit + 1);
+  if (rows.length === 0 && page.last === null && !(await repositoryExists(db, repository))) {
+    throw new RegistryError("NAME_UNKNOWN", `repository ${repository} is not known to this registry`);
+  }
+  return paginate(rows, page.limit, (tag) => tag);
+}
+
+export async function listCatalog(env: Bindings, page: Page): Promise<Listing<string>> {
+  const rows = await listRepositories(database(env.DB), page.last, page.limit + 1);
+  return paginate(rows, page.limit, (name) => name);
+}
+
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+/** The referrers index: an OCI image index of the manifests whose subject is `subject`. */
+export async function listReferrers(
+  env: Bindings,
+  repository: RepoName,
+  subject: Digest,
+  artifactType: string | null,
+  page: Page,
+): Promise<Listing<ReferrerDescriptor> & { mediaType: typeof OCI_INDEX }> {
+  const rows = await listReferrerRows(database(env.DB), repository, subject, artifactType, page.last, page.limit + 1);
+  const descriptors = rows.map((row) => {
+    const descriptor: ReferrerDescriptor = { mediaType: row.mediaType, digest: row.digest, size: row.size };
+    if (row.artifactType !== null) descriptor.artifactType = row.artifactType;
+    if (row.annotations !== null) descriptor.annotations = JSON.parse(row.annotations) as Record<string, string>;
+    return descriptor;
+  });
+  return { mediaType: OCI_INDEX, ...paginate(descriptors, page.limit, (descriptor) => descriptor.digest) };
+}
+
+/** Rows were fetched one past the page: the extra row only says whether a next page exists. */
+function paginate<T>(rows: T[], limit: number, keyOf: (row: T) => string): Listing<T> {
+  if (rows.length <= limit) return { items: rows, next: null };
+  const items = rows.slice(0, limit);
+  return { items, next: items.length > 0 ? keyOf(items[items.length - 1]!) : null };
+}

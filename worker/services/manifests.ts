@@ -1,0 +1,154 @@
+// Manifests (OCI distribution spec v1.1, "Pulling manifests", "Pushing manifests",
+// "Deleting manifests"). The exact bytes pushed are the bytes served, with the media type
+// they were pushed as.
+import type { Bindings } from "../env";
+import { RegistryError } from "../errors";
+import { type Digest, digestAlgorithm, digestOf } from "../oci/digest";
+import { parseManifest, type ParsedManifest } from "../oci/manifest";
+import type { Reference, RepoName } from "../oci/names";
+import { readStoredBytes, writeVerified } from "../storage/blob-store";
+import { database } from "../storage/db/client";
+import { heldBlobDigests } from "../storage/db/queries/blobs";
+import {
+  deleteManifest as deleteManifestRecord,
+  deleteTag,
+  findManifestByDigest,
+  findManifestByTag,
+  heldManifestDigests,
+  recordManifest,
+  type StoredManifest,
+} from "../storage/db/queries/manifests";
+import { missingBytes } from "./blobs";
+
+/** Manifests up to this size are accepted; the spec asks registries to take at least 4 MiB. */
+export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+/** Manifests up to this size are kept in their D1 row: a pull by tag is then one query. */
+export const INLINE_MANIFEST_BYTES = 64 * 1024;
+
+export interface ManifestContent {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** Null for HEAD. */
+  body: ReadableStream<Uint8Array> | null;
+}
+
+export async function getManifest(env: Bindings, repository: RepoName, reference: Reference, withBody: boolean): Promise<ManifestContent> {
+  const manifest = await findManifest(env, repository, reference);
+  if (manifest === null) throw unknownManifest(repository, reference);
+  const content = { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size };
+  if (!withBody) return { ...content, body: null };
+  const body = await readStoredBytes(env.BLOBS, manifest, null);
+  if (body === null) throw missingBytes(manifest.digest);
+  return { ...content, body };
+}
+
+/**
+ * Validates and stores a manifest. Everything it points at (config, layers, child manifests)
+ * must already be in the repository; its subject need not be, as the spec requires.
+ */
+export async function putManifest(
+  env: Bindings,
+  repository: RepoName,
+  reference: Reference,
+  bytes: Uint8Array,
+  contentType: string | null,
+): Promise<{ digest: Digest; subject: Digest | null }> {
+  const manifest = parseManifest(bytes, contentType);
+  const digest = await digestOf(bytes, reference.kind === "digest" ? digestAlgorithm(reference.digest) : "sha256");
+  if (reference.kind === "digest" && reference.digest !== digest) {
+    throw new RegistryError("DIGEST_INVALID", `manifest content has digest ${digest}, not ${reference.digest}`);
+  }
+  await requireReferencedContent(env, repository, manifest);
+
+  const location =
+    bytes.byteLength <= INLINE_MANIFEST_BYTES
+      ? { objectKey: null, content: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) }
+      : { objectKey: await storeLargeManifest(env, digest, bytes), content: null };
+  const subject = manifest.subject?.digest ?? null;
+  await recordManifest(
+    database(env.DB),
+    repository,
+    {
+      digest,
+      mediaType: manifest.mediaType,
+      size: bytes.byteLength,
+      subject,
+      artifactType: manifest.artifactType,
+      annotations: manifest.annotations,
+    },
+    location,
+    reference.kind === "tag" ? reference.tag : null,
+  );
+  return { digest, subject };
+}
+
+/** By digest: the manifest and every tag on it. By tag: only the tag. */
+export async function deleteManifest(env: Bindings, repository: RepoName, reference: Reference): Promise<void> {
+  const db = database(env.DB);
+  const deleted = reference.kind === "digest" ? await deleteManifestRecord(db, repository, reference.digest) : await deleteTag(db, repository, reference.tag);
+  if (!deleted) throw unknownManifest(repository, reference);
+}
+
+/** Reads a manifest body of at most MAX_MANIFEST_BYTES, refusing larger ones early. */
+export async function readManifestBody(body: ReadableStream<Uint8Array> | null, declaredLength: number | null): Promise<Uint8Array> {
+  if (declaredLength !== null && declaredLength > MAX_MANIFEST_BYTES) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (body !== null) {
+    for await (const chunk of body) {
+      size += chunk.byteLength;
+      if (size > MAX_MANIFEST_BYTES) throw tooLarge();
+      chunks.push(chunk);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+function findManifest(env: Bindings, repository: RepoName, reference: Reference): Promise<StoredManifest | null> {
+  const db = database(env.DB);
+  return reference.kind === "tag" ? findManifestByTag(db, repository, reference.tag) : findManifestByDigest(db, repository, reference.digest);
+}
+
+async function requireReferencedContent(env: Bindings, repository: RepoName, manifest: ParsedManifest): Promise<void> {
+  const db = database(env.DB);
+  // Non-distributable layers (with `urls`) live outside the registry.
+  const blobDigests = unique(manifest.blobs.filter((blob) => blob.urls === undefined).map((blob) => blob.digest));
+  const childDigests = unique(manifest.children.map((child) => child.digest));
+  const [heldBlobs, heldChildren] = await Promise.all([
+    blobDigests.length > 0 ? heldBlobDigests(db, repository, blobDigests) : new Set<string>(),
+    childDigests.length > 0 ? heldManifestDigests(db, repository, childDigests) : new Set<string>(),
+  ]);
+  const missing = [...blobDigests.filter((digest) => !heldBlobs.has(digest)), ...childDigests.filter((digest) => !heldChildren.has(digest))];
+  if (missing.length > 0) {
+    throw new RegistryError("MANIFEST_BLOB_UNKNOWN", `manifest references content not in repository ${repository}: ${missing.slice(0, 5).join(", ")}`, {
+      detail: missing.slice(0, 20).map((digest) => ({ digest })),
+    });
+  }
+}
+
+async function storeLargeManifest(env: Bindings, digest: Digest, bytes: Uint8Array): Promise<string> {
+  const written = await writeVerified(env.BLOBS, digest, bytes, bytes.byteLength);
+  // The digest was computed from these very bytes; a mismatch means storage misbehaved.
+  if (!written.ok) throw new RegistryError("UNKNOWN", `storing manifest ${digest} failed`);
+  return written.objectKey;
+}
+
+function unknownManifest(repository: RepoName, reference: Reference): RegistryError {
+  const what = reference.kind === "tag" ? `tag ${reference.tag}` : `manifest ${reference.digest}`;
+  return new RegistryError("MANIFEST_UNKNOWN", `${what} is not in repository ${repository}`);
+}
+
+function tooLarge(): RegistryError {
+  return new RegistryError("SIZE_INVALID", `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`, { status: 413 });
+}
+
+function unique<T>(values: T[]): T[] {
+  return [...new Set(values)];
+}

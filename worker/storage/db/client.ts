@@ -1,0 +1,17 @@
+// One drizzle handle per D1 binding. Building it is cheap, but the hot paths run thousands of
+// times a second, so each isolate keeps the one it made.
+import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
+import * as schema from "./schema";
+
+export type Database = DrizzleD1Database<typeof schema>;
+
+const handles = new WeakMap<D1Database, Database>();
+
+export function database(d1: D1Database): Database {
+  let handle = handles.get(d1);
+  if (!handle) {
+    handle = drizzle(d1, { schema });
+    handles.set(d1, handle);
+  }
+  return handle;
+}

@@ -1,0 +1,169 @@
+// Manifests, tags and referrers of a repository.
+import { and, asc, eq, gt, inArray } from "drizzle-orm";
+import type { Digest } from "../../../oci/digest";
+import type { RepoName, Tag } from "../../../oci/names";
+import type { Database } from "../client";
+import { blobs, manifests, repositories, tags } from "../schema";
+import type { BlobLocation } from "./blobs";
+
+export interface StoredManifest extends BlobLocation {
+  mediaType: string;
+}
+
+export interface ManifestRecord {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  subject: Digest | null;
+  artifactType: string | null;
+  annotations: Record<string, string> | null;
+}
+
+export interface ReferrerRow {
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  annotations: string | null;
+}
+
+const manifestColumns = {
+  digest: manifests.digest,
+  mediaType: manifests.mediaType,
+  size: manifests.size,
+  objectKey: blobs.objectKey,
+  content: blobs.content,
+};
+
+/** The manifest a tag points at: one query, the hot path of every pull. */
+export async function findManifestByTag(db: Database, repository: RepoName, tag: Tag): Promise<StoredManifest | null> {
+  const rows = await db
+    .select(manifestColumns)
+    .from(tags)
+    .innerJoin(manifests, and(eq(manifests.repository, tags.repository), eq(manifests.digest, tags.digest)))
+    .innerJoin(blobs, eq(blobs.digest, manifests.digest))
+    .where(and(eq(tags.repository, repository), eq(tags.name, tag)))
+    .limit(1);
+  return (rows[0] as StoredManifest | undefined) ?? null;
+}
+
+export async function findManifestByDigest(db: Database, repository: RepoName, digest: Digest): Promise<StoredManifest | null> {
+  const rows = await db
+    .select(manifestColumns)
+    .from(manifests)
+    .innerJoin(blobs, eq(blobs.digest, manifests.digest))
+    .where(and(eq(manifests.repository, repository), eq(manifests.digest, digest)))
+    .limit(1);
+  return (rows[0] as StoredManifest | undefined) ?? null;
+}
+
+/** Which of `digests` the repository holds as manifests. */
+export async function heldManifestDigests(db: Database, repository: RepoName, digests: Digest[]): Promise<Set<string>> {
+  const held = new Set<string>();
+  // D1 binds at most 100 parameters per statement.
+  for (let start = 0; start < digests.length; start += 90) {
+    const rows = await db
+      .select({ digest: manifests.digest })
+      .from(manifests)
+      .where(and(eq(manifests.repository, repository), inArray(manifests.digest, digests.slice(start, start + 90))));
+    for (const row of rows) held.add(row.digest);
+  }
+  return held;
+}
+
+/**
+ * Records a manifest, where its bytes are, and optionally a tag pointing at it, in one batch.
+ * Pushing the same manifest again changes nothing but the tag.
+ */
+export async function recordManifest(
+  db: Database,
+  repository: RepoName,
+  manifest: ManifestRecord,
+  location: { objectKey: string | null; content: string | null },
+  tag: Tag | null,
+): Promise<void> {
+  const statements = [
+    db
+      .insert(blobs)
+      .values({ digest: manifest.digest, size: manifest.size, objectKey: location.objectKey, content: location.content })
+      .onConflictDoNothing(),
+    db.insert(repositories).values({ name: repository }).onConflictDoNothing(),
+    db
+      .insert(manifests)
+      .values({
+        repository,
+        digest: manifest.digest,
+        mediaType: manifest.mediaType,
+        size: manifest.size,
+        subject: manifest.subject,
+        artifactType: manifest.artifactType,
+        annotations: manifest.annotations ? JSON.stringify(manifest.annotations) : null,
+      })
+      .onConflictDoNothing(),
+  ] as const;
+  if (tag === null) {
+    await db.batch(statements);
+    return;
+  }
+  await db.batch([
+    ...statements,
+    db
+      .insert(tags)
+      .values({ repository, name: tag, digest: manifest.digest })
+      .onConflictDoUpdate({ target: [tags.repository, tags.name], set: { digest: manifest.digest, updatedAt: new Date().getTime() / 1000 | 0 } }),
+  ]);
+}
+
+/** Deletes a manifest and every tag pointing at it; true when it existed. */
+export async function deleteManifest(db: Database, repository: RepoName, digest: Digest): Promise<boolean> {
+  const [, deleted] = await db.batch([
+    db.delete(tags).where(and(eq(tags.repository, repository), eq(tags.digest, digest))),
+    db
+      .delete(manifests)
+      .where(and(eq(manifests.repository, repository), eq(manifests.digest, digest)))
+      .returning({ digest: manifests.digest }),
+  ]);
+  return deleted.length > 0;
+}
+
+/** Deletes one tag, leaving the manifest; true when it existed. */
+export async function deleteTag(db: Database, repository: RepoName, tag: Tag): Promise<boolean> {
+  const deleted = await db
+    .delete(tags)
+    .where(and(eq(tags.repository, repository), eq(tags.name, tag)))
+    .returning({ name: tags.name });
+  return deleted.length > 0;
+}
+
+/** Tag names in lexical (byte) order, after `last`. */
+export async function listTags(db: Database, repository: RepoName, last: string | null, limit: number): Promise<string[]> {
+  const condition = last === null ? eq(tags.repository, repository) : and(eq(tags.repository, repository), gt(tags.name, last));
+  const rows = await db.select({ name: tags.name }).from(tags).where(condition).orderBy(asc(tags.name)).limit(limit);
+  return rows.map((row) => row.name);
+}
+
+/** Manifests whose subject is `subject`, in digest order after `last`. */
+export async function listReferrers(
+  db: Database,
+  repository: RepoName,
+  subject: Digest,
+  artifactType: string | null,
+  last: string | null,
+  limit: number,
+): Promise<ReferrerRow[]> {
+  const conditions = [eq(manifests.repository, repository), eq(manifests.subject, subject)];
+  if (artifactType !== null) conditions.push(eq(manifests.artifactType, artifactType));
+  if (last !== null) conditions.push(gt(manifests.digest, last));
+  return db
+    .select({
+      digest: manifests.digest,
+      mediaType: manifests.mediaType,
+      size: manifests.size,
+      artifactType: manifests.artifactType,
+      annotations: manifests.annotations,
+    })
+    .from(manifests)
+    .where(and(...conditions))
+    .orderBy(asc(manifests.digest))
+    .limit(limit);
+}

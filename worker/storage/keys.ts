@@ -1,0 +1,21 @@
+// The whole R2 key layout. Nothing else in Pier spells an R2 key.
+//
+//   blobs/<algorithm>/<hex>   bytes whose digest was known before they were written: monolithic
+//                             pushes, small chunked uploads, large manifests. R2 itself checks
+//                             the digest on write (R2PutOptions sha256/sha512), so content that
+//                             does not match its name is never stored under it.
+//   uploads/<session-id>      bytes assembled by an upload session from R2 multipart parts. The
+//                             digest is learned only at the final PUT and R2 cannot rename, so
+//                             the object stays here; D1 `blobs.object_key` maps digest → key.
+//
+// Either way a blob's bytes are stored once for the whole registry (D1 `blobs` has one row per
+// digest) and reached only through D1, which also says which repositories may read them.
+import { type Digest, digestAlgorithm, digestHex } from "../oci/digest";
+
+export function contentKey(digest: Digest): string {
+  return `blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`;
+}
+
+export function uploadKey(sessionId: string): string {
+  return `uploads/${sessionId}`;
+}
