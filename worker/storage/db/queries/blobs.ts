@@ -54,7 +54,7 @@ export async function heldBlobDigests(db: Database, repository: RepoName, digest
   return held;
 }
 
-/** The first of `candidates` that holds the blob (for mounts without `from`). */
+/** Some repositories that hold the blob (for mounts without `from`). */
 export async function repositoriesHolding(db: Database, digest: Digest, limit: number): Promise<RepoName[]> {
   const rows = await db
     .select({ repository: repositoryBlobs.repository })

@@ -1,5 +1,5 @@
 // Manifests, tags and referrers of a repository.
-import { and, asc, eq, gt, inArray } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Digest } from "../../../oci/digest";
 import type { RepoName, Tag } from "../../../oci/names";
 import type { Database } from "../client";
@@ -110,7 +110,7 @@ export async function recordManifest(
     db
       .insert(tags)
       .values({ repository, name: tag, digest: manifest.digest })
-      .onConflictDoUpdate({ target: [tags.repository, tags.name], set: { digest: manifest.digest, updatedAt: new Date().getTime() / 1000 | 0 } }),
+      .onConflictDoUpdate({ target: [tags.repository, tags.name], set: { digest: manifest.digest, updatedAt: sql`(unixepoch())` } }),
   ]);
 }
 
