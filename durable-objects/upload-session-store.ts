@@ -41,13 +41,21 @@ interface SessionRow extends Record<string, SqlStorageValue> {
 
 export class SessionStore {
   private readonly sql: SqlStorage;
+  /**
+   * Whether this object holds a session. Tables are created only by `create()`: a request for
+   * an unknown (or guessed) session id must not leave storage behind, and after `clear()` the
+   * object is empty again.
+   */
+  private exists: boolean;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
-    this.sql.exec(SCHEMA);
+    this.exists = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session'").toArray().length > 0;
   }
 
   create(repository: string, sessionId: string, hashState: Uint8Array, now: number): void {
+    this.sql.exec(SCHEMA);
+    this.exists = true;
     this.sql.exec(
       "INSERT INTO session (singleton, repository, session_id, received, upload_id, hash_state, created_at) VALUES (1, ?, ?, 0, NULL, ?, ?)",
       repository,
@@ -64,6 +72,7 @@ export class SessionStore {
   }
 
   loadAny(): SessionState | null {
+    if (!this.exists) return null;
     const row = this.sql.exec<SessionRow>("SELECT repository, session_id, received, upload_id, hash_state FROM session").toArray()[0];
     if (row === undefined) return null;
     const parts = this.sql
@@ -81,6 +90,7 @@ export class SessionStore {
   }
 
   loadTail(): Uint8Array[] {
+    if (!this.exists) return [];
     return this.sql
       .exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM tail ORDER BY seq")
       .toArray()
@@ -91,8 +101,12 @@ export class SessionStore {
     this.sql.exec("UPDATE session SET upload_id = ?", uploadId);
   }
 
-  /** Saves an accepted chunk atomically: offset, parts, hash state and the new tail. */
-  saveChunk(state: SessionState, tail: readonly Uint8Array[]): void {
+  /**
+   * Saves an accepted chunk atomically: offset, parts, hash state and the tail. When the chunk
+   * filled no part, the stored tail is still valid and only the new bytes are appended, so that
+   * many small chunks do not rewrite the tail again and again.
+   */
+  saveChunk(state: SessionState, tail: { replace: readonly Uint8Array[] } | { append: readonly Uint8Array[] }): void {
     this.storage.transactionSync(() => {
       this.sql.exec(
         "UPDATE session SET received = ?, upload_id = ?, hash_state = ?",
@@ -100,19 +114,25 @@ export class SessionStore {
         state.uploadId,
         toArrayBuffer(state.hashState),
       );
-      this.sql.exec("DELETE FROM parts");
       for (const part of state.parts) {
-        this.sql.exec("INSERT INTO parts (part_number, etag) VALUES (?, ?)", part.partNumber, part.etag);
+        this.sql.exec("INSERT OR REPLACE INTO parts (part_number, etag) VALUES (?, ?)", part.partNumber, part.etag);
       }
-      this.sql.exec("DELETE FROM tail");
-      let seq = 0;
-      for (const chunk of tail) {
+      if ("replace" in tail) this.sql.exec("DELETE FROM tail");
+      let seq = "replace" in tail ? 0 : this.sql.exec<{ next: number }>("SELECT coalesce(max(seq) + 1, 0) AS next FROM tail").one().next;
+      for (const chunk of "replace" in tail ? tail.replace : tail.append) {
         for (let start = 0; start < chunk.byteLength; start += TAIL_ROW_BYTES) {
           const row = chunk.subarray(start, Math.min(start + TAIL_ROW_BYTES, chunk.byteLength));
           this.sql.exec("INSERT INTO tail (seq, bytes) VALUES (?, ?)", seq++, toArrayBuffer(row));
         }
       }
     });
+  }
+
+  /** Drops everything: the session is over. */
+  async clear(): Promise<void> {
+    this.exists = false;
+    await this.storage.deleteAlarm();
+    await this.storage.deleteAll();
   }
 }
 

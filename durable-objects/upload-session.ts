@@ -136,6 +136,8 @@ export class UploadSession extends DurableObject<Bindings> {
       let uploadId = state.uploadId;
       let inFlight: Promise<void> = Promise.resolve();
       let received = 0;
+      // While no part is cut, the stored tail stays valid and these bytes are only appended.
+      const appended: Uint8Array[] = [];
 
       const reader = body.getReader();
       for (;;) {
@@ -154,6 +156,8 @@ export class UploadSession extends DurableObject<Bindings> {
         }
         hash.update(next.value);
         tail.push(next.value);
+        // Once a part is cut the whole tail is rewritten; holding on to chunks would grow memory.
+        if (parts.length === state.parts.length) appended.push(next.value);
         for (let part = tail.takePart(); part !== null; part = tail.takePart()) {
           // One part in flight while the next one fills: R2 I/O overlaps with receiving.
           await inFlight;
@@ -166,7 +170,8 @@ export class UploadSession extends DurableObject<Bindings> {
         return { ok: false, problem: "length-mismatch", offset: state.offset };
       }
       const next: SessionState = { ...state, offset: state.offset + received, parts, uploadId, hashState: hash.exportState() };
-      this.store.saveChunk(next, tail.peekChunks());
+      const partsCut = parts.length > state.parts.length;
+      this.store.saveChunk(next, partsCut ? { replace: tail.peekChunks() } : { append: appended });
       return { ok: true, state: next, tail };
     } catch (error) {
       // R2 failed while taking parts: the client may retry the chunk; nothing was saved.
@@ -250,7 +255,6 @@ export class UploadSession extends DurableObject<Bindings> {
         .abort()
         .catch((error: unknown) => console.warn("upload session: aborting the multipart upload failed", error));
     }
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
+    await this.store.clear();
   }
 }

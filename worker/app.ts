@@ -1,7 +1,7 @@
 // Builds the Hono app: headers every answer carries, the request-body cap, the routes, and the
 // one place where errors become the spec's JSON body.
 import { Hono } from "hono";
-import { configFrom } from "./config";
+import { ConfigError, configFrom } from "./config";
 import { errorBody, RegistryError } from "./errors";
 import { blobRoutes } from "./routes/blobs";
 import type { AppEnv } from "./routes/context";
@@ -42,6 +42,10 @@ export function buildApp(): Hono<AppEnv> {
   app.notFound(() => renderError(new RegistryError("UNSUPPORTED", "no such endpoint", { status: 404 })));
   app.onError((error) => {
     if (error instanceof RegistryError) return renderError(error);
+    if (error instanceof ConfigError) {
+      console.error(`Pier is misconfigured: ${error.message}`);
+      return renderError(new RegistryError("UNKNOWN", `Pier is misconfigured: ${error.message}`));
+    }
     console.error("unexpected error", error);
     return renderError(new RegistryError("UNKNOWN", "internal error"));
   });
