@@ -1,0 +1,186 @@
+// Runs a private Pier for one e2e test file: `wrangler dev` on a free loopback port with its
+// state in a fresh temp dir (so tests never see `npm start`'s data or each other's), and
+// helpers to skip or fail on missing client tools.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 10_000;
+// Wrangler's chatter is only shown when something goes wrong; keep the tail, not all of it.
+const MAX_LOG_CHARS = 200_000;
+
+// A local registry talks to nothing but its clients: no request.cf lookup, no telemetry.
+// TMPDIR inside the run's dir: miniflare's scratch files go away with the rest of the state.
+const wranglerEnv = (tmp) => ({ ...process.env, TMPDIR: tmp, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" });
+
+/** A port nobody listens on right now (the OS picks it; it is released for wrangler to take). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts Pier and resolves once GET /v2/ answers 200: { url, host, dir, logs(mark?), logMark(), stop() }.
+ * `stop()` ends wrangler (and workerd under it) and deletes the state dir.
+ */
+export async function startPier() {
+  const dir = makeTempDir("pier-e2e-");
+  const [state, tmp] = [join(dir, "state"), join(dir, "tmp")];
+  mkdirSync(tmp);
+  const env = wranglerEnv(tmp);
+  // stdin is not a TTY, so wrangler applies the migrations without asking.
+  const migrations = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+    timeout: READY_TIMEOUT_MS,
+  });
+  if (migrations.status !== 0) {
+    removeTempDir(dir);
+    throw new Error(`applying D1 migrations failed (status ${migrations.status}):\n${migrations.stdout}${migrations.stderr}`);
+  }
+
+  const [port, inspectorPort] = [await freePort(), await freePort()];
+  // Own process group (detached), so stop() can end npx, wrangler and workerd together.
+  // The inspector port is chosen too: the default 9229 may belong to someone's `npm start`.
+  const child = spawn(
+    "npx",
+    ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", state],
+    { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
+  );
+  let log = "";
+  let written = 0; // chars ever logged, so a caller can ask for what came after a mark
+  const append = (chunk) => {
+    written += chunk.length;
+    log = (log + chunk).slice(-MAX_LOG_CHARS);
+  };
+  /** Wrangler's output (one line per request) since `mark` (a logMark() value), as far as kept. */
+  const logs = (mark = 0) => log.slice(Math.max(0, mark - (written - log.length)));
+  child.stdout.setEncoding("utf8").on("data", append);
+  child.stderr.setEncoding("utf8").on("data", append);
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  let running = true;
+  // Detached, wrangler outlives this process unless told: end it however the test run ends.
+  groups.add(child.pid);
+  exited.then(() => {
+    running = false;
+    groups.delete(child.pid);
+  });
+
+  const host = `127.0.0.1:${port}`;
+  const url = `http://${host}`;
+  const stop = async () => {
+    if (running) {
+      signalGroup(child.pid, "SIGTERM");
+      const timer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    removeTempDir(dir);
+  };
+
+  try {
+    await waitUntilReady(url, () => running);
+  } catch (error) {
+    await stop();
+    throw new Error(`${error.message}\n--- wrangler output ---\n${log}`);
+  }
+  return { url, host, dir, logs, logMark: () => written, stop };
+}
+
+async function waitUntilReady(url, isRunning) {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    if (!isRunning()) throw new Error("wrangler dev exited before Pier answered");
+    try {
+      const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5_000) });
+      if (response.status === 200) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = error.cause?.code ?? error.message;
+    }
+    // Polling a server that is still starting is the one wait with nothing to await.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`Pier did not answer GET ${url}/v2/ with 200 within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
+}
+
+function signalGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch (error) {
+    if (error.code !== "ESRCH") throw error; // already gone
+  }
+}
+
+const groups = new Set(); // process groups of wrangler dev still running
+const tempDirs = new Set();
+
+/** A fresh dir under the OS temp dir, deleted by removeTempDir() or, at the latest, on exit. */
+export function makeTempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir) {
+  tempDirs.delete(dir);
+  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+// Normally stop() and the test's after hook leave nothing behind; this is for runs that end early.
+process.on("exit", () => {
+  for (const pid of groups) signalGroup(pid, "SIGTERM");
+  for (const dir of tempDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // A workerd still shutting down may be writing here; leaving a temp dir is not worth a crash.
+    }
+  }
+});
+
+// An interrupted run (Ctrl-C, a runner's SIGTERM) still goes through process "exit", so the
+// wrangler process groups started above are ended and temp dirs deleted.
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => process.exit(signal === "SIGINT" ? 130 : 143));
+}
+
+const toolCache = new Map();
+
+/** Whether `name` can be run (checked once per process). */
+export function hasTool(name) {
+  if (!toolCache.has(name)) {
+    const probe = spawnSync(name, ["--version"], { stdio: "ignore" });
+    toolCache.set(name, probe.error === undefined && probe.status === 0);
+  }
+  return toolCache.get(name);
+}
+
+/**
+ * Call first in a test that needs an external client: returns true when `name` is there.
+ * When it is missing the test fails under CI (a CI image without the client is a broken CI
+ * image, not a pass) and is visibly skipped on a developer machine: `if (!requireTool(t, "skopeo")) return;`
+ */
+export function requireTool(t, name) {
+  if (hasTool(name)) return true;
+  const message = `${name} is not installed`;
+  // CI=true (as .ci/run sets it) or any value but "0"/"false".
+  if (process.env.CI && !/^(0|false)$/i.test(process.env.CI)) throw new Error(`${message}, and CI is set: e2e tests must run in CI`);
+  t.skip(`${message}; skipping (install ${name} to run this test)`);
+  return false;
+}
