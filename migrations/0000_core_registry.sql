@@ -13,7 +13,6 @@ CREATE TABLE `manifests` (
 	`size` integer NOT NULL,
 	`subject` text,
 	`artifact_type` text,
-	`annotations` text,
 	`created_at` integer DEFAULT (unixepoch()) NOT NULL,
 	PRIMARY KEY(`repository`, `digest`)
 );

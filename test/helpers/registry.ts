@@ -1,7 +1,8 @@
 // Shared helpers for tests that talk to the registry through its HTTP API (SELF.fetch runs the
 // real Worker in workerd, with real R2, D1 and Durable Objects).
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
+import { RegistryError } from "../../worker/errors";
 
 export const BASE = "http://registry.test";
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -19,7 +20,28 @@ export interface Descriptor {
 }
 
 export function request(path: string, init: RequestInit = {}): Promise<Response> {
-  return SELF.fetch(`${BASE}${path}`, init);
+  const answer = SELF.fetch(`${BASE}${path}`, init);
+  if (responseObservers.size === 0) return answer;
+  return answer.then((response) => {
+    for (const observe of responseObservers) observe(init.method ?? "GET", path, response.status);
+    return response;
+  });
+}
+
+const responseObservers = new Set<(method: string, path: string, status: number) => void>();
+
+/**
+ * Collects every 5xx answer to `request()` (and the helpers built on it) from now on, e.g. to
+ * check in `afterEach` that client mistakes never surface as server errors. Returns the list
+ * (filled as answers arrive) and a function that stops collecting.
+ */
+export function collectServerErrors(): { errors: string[]; stop: () => void } {
+  const errors: string[] = [];
+  const observer = (method: string, path: string, status: number) => {
+    if (status >= 500) errors.push(`${method} ${path} -> ${status}`);
+  };
+  responseObservers.add(observer);
+  return { errors, stop: () => responseObservers.delete(observer) };
 }
 
 export function bytesOf(text: string): Uint8Array {
@@ -91,4 +113,190 @@ export async function errorCode(response: Response): Promise<string> {
   expect(body.errors.length).toBeGreaterThan(0);
   expect(typeof body.errors[0]!.message).toBe("string");
   return body.errors[0]!.code;
+}
+
+// ---- Added for the manifest, blob, listing and oci tests -------------------------------------
+
+export const OCI_EMPTY = "application/vnd.oci.empty.v1+json";
+export const DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
+export const DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+let repoCounter = 0;
+
+/** A repository name no other test uses (test files may share one D1 database). */
+export function uniqueRepo(label: string): string {
+  repoCounter += 1;
+  return `${label}-${repoCounter}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** JSON.stringify as bytes. */
+export function jsonBytes(value: unknown): Uint8Array {
+  return bytesOf(JSON.stringify(value));
+}
+
+/** PUTs a manifest and returns the raw response, whatever its status. */
+export function putManifest(repository: string, reference: string, bytes: Uint8Array, contentType: string | null = OCI_MANIFEST): Promise<Response> {
+  const headers: Record<string, string> = contentType === null ? {} : { "Content-Type": contentType };
+  return request(`/v2/${repository}/manifests/${reference}`, { method: "PUT", body: bytes, headers });
+}
+
+/** The empty config blob `{}` (OCI image spec "Guidance for an Empty Descriptor"), pushed. */
+export async function pushEmptyConfig(repository: string): Promise<Descriptor> {
+  return pushBlob(repository, bytesOf("{}"), OCI_EMPTY);
+}
+
+/** The descriptor of a manifest already pushed. */
+export function manifestDescriptor(bytes: Uint8Array, digest: string, mediaType = OCI_MANIFEST): Descriptor {
+  return { mediaType, digest, size: bytes.byteLength };
+}
+
+/**
+ * Pushes an artifact manifest (empty config, one layer) whose subject is `subject`, by digest
+ * unless `reference` is given; returns its digest, bytes and descriptor.
+ */
+export async function pushReferrer(
+  repository: string,
+  subject: Descriptor,
+  options: { artifactType?: string; annotations?: Record<string, string>; reference?: string; seed?: number; config?: Descriptor } = {},
+): Promise<{ digest: string; bytes: Uint8Array; descriptor: Descriptor }> {
+  const config = options.config ?? (await pushEmptyConfig(repository));
+  const layer = await pushBlob(repository, randomBytes(64, options.seed ?? 7), "application/octet-stream");
+  const body: Record<string, unknown> = { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer], subject };
+  if (options.artifactType !== undefined) body.artifactType = options.artifactType;
+  if (options.annotations !== undefined) body.annotations = options.annotations;
+  const bytes = jsonBytes(body);
+  const reference = options.reference ?? (await digestOf(bytes));
+  const digest = await pushManifest(repository, reference, bytes);
+  return { digest, bytes, descriptor: manifestDescriptor(bytes, digest) };
+}
+
+/** The bytes of a response body. */
+export async function bodyBytes(response: Response): Promise<Uint8Array> {
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Runs `action` and checks it throws a RegistryError with this code (and status, if given). */
+export function expectRegistryError(action: () => unknown, code: string, status?: number): RegistryError {
+  let caught: unknown = null;
+  try {
+    action();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(RegistryError);
+  const error = caught as RegistryError;
+  expect(error.code).toBe(code);
+  if (status !== undefined) expect(error.status).toBe(status);
+  return error;
+}
+
+// ---- Added for the upload tests (test/uploads) -----------------------------------------------
+
+export const MiB = 1024 * 1024;
+
+/** `path` with query parameters appended (upload Locations may or may not carry a query). */
+export function withQuery(path: string, params: Record<string, string>): string {
+  const query = new URLSearchParams(params).toString();
+  return `${path}${path.includes("?") ? "&" : "?"}${query}`;
+}
+
+/** The session id of an upload: the last path segment of its Location. */
+export function sessionIdOf(location: string): string {
+  return new URL(location, BASE).pathname.split("/").pop()!;
+}
+
+/** Opens an upload session (POST /v2/<name>/blobs/uploads/) and checks the 202. */
+export async function openUpload(repository: string): Promise<{ location: string; sessionId: string; response: Response }> {
+  const response = await request(`/v2/${repository}/blobs/uploads/`, { method: "POST" });
+  expect(response.status, await response.clone().text()).toBe(202);
+  const location = response.headers.get("Location");
+  expect(location).not.toBeNull();
+  return { location: location!, sessionId: sessionIdOf(location!), response };
+}
+
+/**
+ * A body of unknown length: workerd sends a ReadableStream body chunked, without
+ * Content-Length, the way docker streams a layer. Pieces are copies, pulled on demand.
+ */
+export function streamOf(bytes: Uint8Array, pieceSize = 256 * 1024): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.byteLength) {
+        controller.close();
+        return;
+      }
+      const end = Math.min(offset + pieceSize, bytes.byteLength);
+      controller.enqueue(bytes.slice(offset, end));
+      offset = end;
+    },
+  });
+}
+
+/** PATCHes one chunk at `start` with Content-Range and Content-Length, as the spec's chunked push does. */
+export function patchChunk(location: string, bytes: Uint8Array, start: number): Promise<Response> {
+  return request(location, {
+    method: "PATCH",
+    body: bytes,
+    headers: {
+      "Content-Type": "application/octet-stream",
+      "Content-Range": `${start}-${start + bytes.byteLength - 1}`,
+      "Content-Length": String(bytes.byteLength),
+    },
+  });
+}
+
+/** The UploadSession Durable Object behind a session id (objects are named by the id). */
+export function uploadSessionStub(sessionId: string) {
+  return env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(sessionId));
+}
+
+/** Byte equality without vitest's element-by-element diff, which is unusable on megabytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** GETs a blob and checks it is served whole: 200, Content-Length, Docker-Content-Digest, bytes. */
+export async function expectBlob(repository: string, digest: string, bytes: Uint8Array): Promise<void> {
+  const response = await request(`/v2/${repository}/blobs/${digest}`);
+  if (response.status !== 200) expect.fail(`GET blob ${digest} in ${repository}: ${response.status} ${await response.text()}`);
+  expect(response.headers.get("Content-Length")).toBe(String(bytes.byteLength));
+  expect(response.headers.get("Docker-Content-Digest")).toBe(digest);
+  const served = new Uint8Array(await response.arrayBuffer());
+  expect(served.byteLength).toBe(bytes.byteLength);
+  expect(sameBytes(served, bytes), "served bytes differ from the pushed bytes").toBe(true);
+}
+
+/** HEAD on a blob: its status (200 when the repository holds it, 404 when not). */
+export async function blobStatus(repository: string, digest: string): Promise<number> {
+  const response = await request(`/v2/${repository}/blobs/${digest}`, { method: "HEAD" });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/**
+ * Byte-for-byte equality that stays fast on megabytes (`toEqual` on a large Uint8Array is
+ * very slow); on a mismatch it reports the first differing offset.
+ */
+export function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void {
+  expect(actual.byteLength, "length").toBe(expected.byteLength);
+  let first = -1;
+  for (let i = 0; i < expected.byteLength; i++) {
+    if (actual[i] !== expected[i]) {
+      first = i;
+      break;
+    }
+  }
+  expect(first, "offset of the first differing byte").toBe(-1);
+}
+
+/** The URL of a `Link: <url>; rel="next"` header, or null when there is none. */
+export function nextLinkOf(response: Response): string | null {
+  const link = response.headers.get("Link");
+  if (link === null) return null;
+  const match = /^<([^>]+)>;\s*rel="next"$/.exec(link);
+  expect(match, `Link header ${link}`).not.toBeNull();
+  return match![1]!;
 }

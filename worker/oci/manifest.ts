@@ -40,6 +40,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | null): Pa
   const subject = body.subject === undefined ? null : parseDescriptor(body.subject, "subject");
   const annotations = parseAnnotations(body.annotations, "annotations");
   const explicitArtifactType = optionalString(body.artifactType, "artifactType");
+  if (explicitArtifactType !== null && !isMediaType(explicitArtifactType)) invalid("artifactType must be a media type (RFC 6838)");
 
   if (kind === "image") {
     const config = parseDescriptor(body.config, "config");
@@ -50,7 +51,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | null): Pa
       blobs: [config, ...layers],
       children: [],
       subject,
-      artifactType: explicitArtifactType ?? config.mediaType,
+      artifactType: explicitArtifactType ?? (isMediaType(config.mediaType) ? config.mediaType : null),
       annotations,
     };
   }
@@ -63,6 +64,19 @@ export function parseManifest(bytes: Uint8Array, contentType: string | null): Pa
     artifactType: explicitArtifactType,
     annotations,
   };
+}
+
+/** The annotations of a stored (already validated) manifest, for the referrers API. */
+export function annotationsOf(text: string): Record<string, string> | null {
+  const body = JSON.parse(text) as Json;
+  return isObject(body.annotations) ? (body.annotations as Record<string, string>) : null;
+}
+
+// RFC 6838: type "/" subtype, each at most 127 characters.
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+function isMediaType(value: string): boolean {
+  return MEDIA_TYPE.test(value);
 }
 
 function decodeJsonObject(bytes: Uint8Array): Json {

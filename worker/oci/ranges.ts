@@ -20,6 +20,8 @@ export function parseRangeHeader(header: string | null, size: number): ByteRange
   if (match === null) return null;
   const [, first, last] = match as unknown as [string, string, string];
   if (first === "" && last === "") return null;
+  // Nothing can be sent of an empty blob (RFC 9110 §14.1.1).
+  if (size === 0) return "unsatisfiable";
   if (first === "") {
     const suffix = Number(last);
     if (suffix === 0) return "unsatisfiable";

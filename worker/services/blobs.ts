@@ -27,7 +27,8 @@ export async function openBlob(env: Bindings, repository: RepoName, digest: Dige
   const blob = await requireBlob(env, repository, digest);
   const range = parseRangeHeader(rangeHeader, blob.size);
   if (range === "unsatisfiable") {
-    throw new RegistryError("BLOB_UNKNOWN", `range "${rangeHeader}" is outside the blob's ${blob.size} bytes`, {
+    // The spec has no code for this; SIZE_INVALID says what is wrong (BLOB_UNKNOWN would not).
+    throw new RegistryError("SIZE_INVALID", `range "${rangeHeader}" is outside the blob's ${blob.size} bytes`, {
       status: 416,
       headers: { "Content-Range": `bytes */${blob.size}` },
     });

@@ -7,7 +7,9 @@ import { OCI_INDEX } from "../oci/media-types";
 import type { RepoName } from "../oci/names";
 import type { Page } from "../oci/pagination";
 import { database } from "../storage/db/client";
-import { listReferrers as listReferrerRows, listTags as listTagRows } from "../storage/db/queries/manifests";
+import { type ReferrerRow, listReferrers as listReferrerRows, listTags as listTagRows } from "../storage/db/queries/manifests";
+import { readStoredBytes } from "../storage/blob-store";
+import { annotationsOf } from "../oci/manifest";
 import { listRepositories, repositoryExists } from "../storage/db/queries/repositories";
 
 export interface Listing<T> {
@@ -47,13 +49,28 @@ export async function listReferrers(
   page: Page,
 ): Promise<Listing<ReferrerDescriptor> & { mediaType: typeof OCI_INDEX }> {
   const rows = await listReferrerRows(database(env.DB), repository, subject, artifactType, page.last, page.limit + 1);
-  const descriptors = rows.map((row) => {
-    const descriptor: ReferrerDescriptor = { mediaType: row.mediaType, digest: row.digest, size: row.size };
-    if (row.artifactType !== null) descriptor.artifactType = row.artifactType;
-    if (row.annotations !== null) descriptor.annotations = JSON.parse(row.annotations) as Record<string, string>;
-    return descriptor;
-  });
-  return { mediaType: OCI_INDEX, ...paginate(descriptors, page.limit, (descriptor) => descriptor.digest) };
+  const listing = paginate(rows, page.limit, (row) => row.digest);
+  const items = await Promise.all(
+    listing.items.map(async (row) => {
+      const descriptor: ReferrerDescriptor = { mediaType: row.mediaType, digest: row.digest, size: row.size };
+      if (row.artifactType !== null) descriptor.artifactType = row.artifactType;
+      const annotations = await referrerAnnotations(env, row);
+      if (annotations !== null) descriptor.annotations = annotations;
+      return descriptor;
+    }),
+  );
+  return { mediaType: OCI_INDEX, items, next: listing.next };
+}
+
+/** A referrer's annotations, read from the manifest itself (inline in D1 unless it is large). */
+async function referrerAnnotations(env: Bindings, row: ReferrerRow): Promise<Record<string, string> | null> {
+  let text = row.content;
+  if (text === null) {
+    const body = await readStoredBytes(env.BLOBS, row, null);
+    if (body === null) return null;
+    text = await new Response(body).text();
+  }
+  return annotationsOf(text);
 }
 
 /** Rows were fetched one past the page: the extra row only says whether a next page exists. */

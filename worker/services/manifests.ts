@@ -75,7 +75,6 @@ export async function putManifest(
       size: bytes.byteLength,
       subject,
       artifactType: manifest.artifactType,
-      annotations: manifest.annotations,
     },
     location,
     reference.kind === "tag" ? reference.tag : null,

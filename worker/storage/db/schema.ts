@@ -46,10 +46,10 @@ export const manifests = sqliteTable(
     digest: text("digest").notNull(),
     mediaType: text("media_type").notNull(),
     size: integer("size").notNull(),
-    // The referrers API lists manifests by subject, filtered by artifact type, with annotations.
+    // The referrers API lists manifests by subject, filtered by artifact type. Annotations are
+    // read from the manifest itself: they can be megabytes, and a D1 row holds at most 2 MB.
     subject: text("subject"),
     artifactType: text("artifact_type"),
-    annotations: text("annotations"),
     createdAt: createdAt(),
   },
   (table) => [

@@ -16,15 +16,10 @@ export interface ManifestRecord {
   size: number;
   subject: Digest | null;
   artifactType: string | null;
-  annotations: Record<string, string> | null;
 }
 
-export interface ReferrerRow {
-  digest: string;
-  mediaType: string;
-  size: number;
+export interface ReferrerRow extends StoredManifest {
   artifactType: string | null;
-  annotations: string | null;
 }
 
 const manifestColumns = {
@@ -97,7 +92,6 @@ export async function recordManifest(
         size: manifest.size,
         subject: manifest.subject,
         artifactType: manifest.artifactType,
-        annotations: manifest.annotations ? JSON.stringify(manifest.annotations) : null,
       })
       .onConflictDoNothing(),
   ] as const;
@@ -151,19 +145,23 @@ export async function listReferrers(
   last: string | null,
   limit: number,
 ): Promise<ReferrerRow[]> {
+  // The manifest's bytes come along (inline for small manifests) for their annotations.
   const conditions = [eq(manifests.repository, repository), eq(manifests.subject, subject)];
   if (artifactType !== null) conditions.push(eq(manifests.artifactType, artifactType));
   if (last !== null) conditions.push(gt(manifests.digest, last));
-  return db
+  const rows = await db
     .select({
       digest: manifests.digest,
       mediaType: manifests.mediaType,
       size: manifests.size,
       artifactType: manifests.artifactType,
-      annotations: manifests.annotations,
+      objectKey: blobs.objectKey,
+      content: blobs.content,
     })
     .from(manifests)
+    .innerJoin(blobs, eq(blobs.digest, manifests.digest))
     .where(and(...conditions))
     .orderBy(asc(manifests.digest))
     .limit(limit);
+  return rows as ReferrerRow[];
 }
