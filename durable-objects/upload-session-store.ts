@@ -53,6 +53,10 @@ export class SessionStore {
     this.exists = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session'").toArray().length > 0;
   }
 
+  holdsSession(): boolean {
+    return this.exists;
+  }
+
   create(repository: string, sessionId: string, hashState: Uint8Array, now: number): void {
     this.sql.exec(SCHEMA);
     this.exists = true;

@@ -66,7 +66,7 @@ export class UploadSession extends DurableObject<Bindings> {
     this.busy = true;
     try {
       const result = await this.receive(state, body, expect);
-      if (!result.ok) return result;
+      if (!result.ok) return this.store.holdsSession() ? result : { ok: false, problem: "unknown-session" };
       await this.ctx.storage.setAlarm(Date.now() + SESSION_IDLE_TTL_MS);
       return { ok: true, offset: result.state.offset };
     } finally {
@@ -92,7 +92,7 @@ export class UploadSession extends DurableObject<Bindings> {
     this.busy = true;
     try {
       const received = await this.receive(loaded, body, expect);
-      if (!received.ok) return received;
+      if (!received.ok) return this.store.holdsSession() ? received : { ok: false, problem: "unknown-session" };
       const { state, tail } = received;
       const verdict = await this.verifyAndStore(state, tail, digest, alreadyStored);
       await this.end(state);
@@ -102,7 +102,10 @@ export class UploadSession extends DurableObject<Bindings> {
     }
   }
 
-  /** Cancels the upload and releases its parts; false when there was no such session. */
+  /**
+   * Cancels the upload and releases its parts; false when there was no such session. A chunk
+   * still arriving then fails as "unknown session": it finds the storage gone when it saves.
+   */
   async cancel(repository: string): Promise<boolean> {
     const state = this.store.load(repository);
     if (state === null) return false;
@@ -123,13 +126,13 @@ export class UploadSession extends DurableObject<Bindings> {
     body: ReadableStream<Uint8Array> | null,
     expect: ChunkExpectation,
   ): Promise<{ ok: true; state: SessionState; tail: PartBuffer } | Exclude<AppendResult, { ok: true }>> {
-    const tail = new PartBuffer();
-    for (const chunk of this.store.loadTail()) tail.push(chunk);
-    if (body === null) return { ok: true, state, tail };
-    if (expect.start !== null && expect.start !== state.offset) {
+    if (body !== null && expect.start !== null && expect.start !== state.offset) {
       await body.cancel();
       return { ok: false, problem: "out-of-order", offset: state.offset };
     }
+    const tail = new PartBuffer();
+    for (const chunk of this.store.loadTail()) tail.push(chunk);
+    if (body === null) return { ok: true, state, tail };
     try {
       const hash = ResumableSha256.restore(state.hashState);
       const parts = [...state.parts];
@@ -181,6 +184,8 @@ export class UploadSession extends DurableObject<Bindings> {
   }
 
   private async startMultipart(state: SessionState): Promise<string> {
+    // Cancelled while this chunk was arriving: a new multipart upload would never be aborted.
+    if (!this.store.holdsSession()) throw new Error("the upload session was cancelled");
     const upload = await this.env.BLOBS.createMultipartUpload(uploadKey(state.sessionId));
     // Saved at once so that the alarm can abort it even if this chunk fails.
     this.store.saveUploadId(upload.uploadId);
@@ -204,7 +209,9 @@ export class UploadSession extends DurableObject<Bindings> {
     alreadyStored: boolean,
   ): Promise<{ ok: true; size: number; objectKey: string | null } | { ok: false }> {
     const algorithm = digestAlgorithm(digest);
-    const small = state.uploadId === null;
+    // No part was ever accepted: the bytes are all in the tail. (A multipart upload started by
+    // a chunk that then failed may exist; ending the session aborts it.)
+    const small = state.parts.length === 0;
     const last = tail.takeAll();
 
     if (algorithm === "sha256" || small) {

@@ -75,11 +75,16 @@ describe("parseContentRange", () => {
     expect(parseContentRange("bytes=100-199")).toEqual({ offset: 100, length: 100 });
   });
 
+  it('tolerates the RFC 9110 form "bytes 0-9/10" and ignores the total', () => {
+    expect(parseContentRange("bytes 0-9/10")).toEqual({ offset: 0, length: 10 });
+    expect(parseContentRange("0-9/*")).toEqual({ offset: 0, length: 10 });
+  });
+
   it("tolerates surrounding whitespace", () => {
     expect(parseContentRange("  0-9 ")).toEqual({ offset: 0, length: 10 });
   });
 
-  it.each(["", "abc", "5-2", "-5", "0-", "0-a", "bytes 0-9/10", "bytes */10", "0 - 9", "1e3-2e3"])("refuses %j with a 416 error", (header) => {
+  it.each(["", "abc", "5-2", "-5", "0-", "0-a", "bytes */10", "0 - 9", "1e3-2e3"])("refuses %j with a 416 error", (header) => {
     expectRegistryError(() => parseContentRange(header), "BLOB_UPLOAD_INVALID", 416);
   });
 

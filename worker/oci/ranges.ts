@@ -37,7 +37,8 @@ export function parseRangeHeader(header: string | null, size: number): ByteRange
 
 /** An upload chunk's Content-Range: where it starts and how long it is. */
 export function parseContentRange(header: string): ByteRange {
-  const match = /^(?:bytes[ =])?(\d+)-(\d+)$/.exec(header.trim());
+  // A "/<total>" or "/*" suffix (RFC 9110 form) is tolerated and ignored.
+  const match = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
   const start = match ? Number(match[1]) : NaN;
   const end = match ? Number(match[2]) : NaN;
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {

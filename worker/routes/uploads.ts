@@ -13,6 +13,7 @@ import {
   type IncomingChunk,
   mountBlob,
   pushMonolithic,
+  pushStreamed,
   startUpload,
   uploadOffset,
 } from "../services/uploads";
@@ -38,9 +39,8 @@ for (const path of ["/:name{.+}/blobs/uploads/", "/:name{.+}/blobs/uploads"]) {
       if (length !== null) {
         await pushMonolithic(c.env, repository, digest, c.req.raw.body ?? emptyBody(), length);
       } else {
-        // Streamed without a length: the session path re-cuts and hashes it as it arrives.
-        const sessionId = await startUpload(c.env, repository);
-        await completeUpload(c.env, repository, sessionId, digest, chunkOf(c), uploadUrl(repository));
+        // Streamed without a length: an internal session re-cuts and hashes it as it arrives.
+        await pushStreamed(c.env, repository, digest, c.req.raw.body ?? emptyBody(), c.var.config.maxBodyBytes);
       }
       return blobCreated(repository, digest);
     }

@@ -62,13 +62,37 @@ export async function completeUpload(
   // The whole blob in this one request (POST, then PUT with the body): write it straight to
   // R2, which checks the digest natively, and close the session.
   if (chunk.body !== null && chunk.length !== null && chunk.start === null && (await stub.offset(repository)) === 0) {
-    await pushMonolithic(env, repository, digest, chunk.body, chunk.length);
-    await stub.cancel(repository);
+    try {
+      await pushMonolithic(env, repository, digest, chunk.body, chunk.length);
+    } finally {
+      // Succeeded or not, the closing PUT ends the session, as on the chunked path.
+      await stub.cancel(repository);
+    }
     return;
   }
   const alreadyStored = (await findStoredBlob(database(env.DB), digest)) !== null;
   const result = await stub.complete(repository, digest, chunk.body, expectation(chunk), alreadyStored);
   if (!result.ok) throw completeError(result, sessionId, digest, url);
+  await record(env, repository, digest, result.size, result.objectKey);
+}
+
+/**
+ * A whole blob streamed without a length (POST ?digest= with chunked transfer encoding): it
+ * goes through a session of its own, which the client never sees and which is closed whatever
+ * happens, so a refused body leaves nothing behind.
+ */
+export async function pushStreamed(env: Bindings, repository: RepoName, digest: Digest, body: ReadableStream<Uint8Array>, maxBytes: number): Promise<void> {
+  const sessionId = randomSessionId();
+  const stub = session(env, sessionId);
+  await stub.open(repository, sessionId);
+  const alreadyStored = (await findStoredBlob(database(env.DB), digest)) !== null;
+  const result = await stub.complete(repository, digest, body, { start: null, length: null, maxBytes }, alreadyStored);
+  if (!result.ok) {
+    await stub.cancel(repository);
+    if (result.problem === "digest-mismatch") throw digestMismatch(digest);
+    if (result.problem === "too-large") throw tooLarge();
+    throw bodyFailed();
+  }
   await record(env, repository, digest, result.size, result.objectKey);
 }
 
@@ -151,7 +175,7 @@ function chunkError(result: Exclude<AppendResult, { ok: true }>, sessionId: stri
     case "busy":
       return new RegistryError("BLOB_UPLOAD_INVALID", "another chunk of this upload is still being received", { status: 416, headers: resume });
     case "too-large":
-      return new RegistryError("SIZE_INVALID", "request body is larger than this registry accepts in one request; send the blob in chunks", { status: 413, headers: resume });
+      return tooLarge(resume);
     case "length-mismatch":
       return new RegistryError("SIZE_INVALID", "chunk length does not match Content-Length / Content-Range", { headers: resume });
     case "body-failed":
@@ -169,6 +193,10 @@ function unknownUpload(sessionId: string): RegistryError {
 
 function digestMismatch(digest: Digest): RegistryError {
   return new RegistryError("DIGEST_INVALID", `uploaded content does not match digest ${digest}`);
+}
+
+function tooLarge(headers: Record<string, string> = {}): RegistryError {
+  return new RegistryError("SIZE_INVALID", "request body is larger than this registry accepts in one request; send the blob in chunks", { status: 413, headers });
 }
 
 function bodyFailed(): RegistryError {

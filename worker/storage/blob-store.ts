@@ -44,11 +44,18 @@ export async function writeVerified(
       throw error;
     }
   }
-  // A FixedLengthStream gives R2 the length it needs, and tells a short client body (the
-  // client's fault) from an R2 failure (ours).
+  // A FixedLengthStream gives R2 the length it needs. Counting what the client really sent
+  // tells a short or broken client body (its fault: 400) from an R2 failure (ours: 500).
   const sized = new FixedLengthStream(length);
-  const piping = body.pipeTo(sized.writable).then(
-    () => true,
+  let sent = 0;
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      sent += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+  const piping = body.pipeThrough(counter).pipeTo(sized.writable).then(
+    () => sent === length,
     () => false,
   );
   try {
