@@ -19,6 +19,7 @@ import { ResumableSha256 } from "../worker/hash/sha256";
 import { type Digest, digestAlgorithm, digestHex, toHex } from "../worker/oci/digest";
 import { contentKey, uploadKey } from "../worker/storage/keys";
 import { PartBuffer } from "../worker/storage/part-buffer";
+import { drain } from "../worker/streams";
 import { SessionStore, type SessionState } from "./upload-session-store";
 
 /** Abandoned sessions are released after this long without a request. */
@@ -127,7 +128,7 @@ export class UploadSession extends DurableObject<Bindings> {
     expect: ChunkExpectation,
   ): Promise<{ ok: true; state: SessionState; tail: PartBuffer } | Exclude<AppendResult, { ok: true }>> {
     if (body !== null && expect.start !== null && expect.start !== state.offset) {
-      await body.cancel();
+      await drain(body, expect.maxBytes);
       return { ok: false, problem: "out-of-order", offset: state.offset };
     }
     const tail = new PartBuffer();

@@ -14,8 +14,9 @@ export default defineConfig({
       miniflare: {
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations(`${root}/migrations`),
-          // Small enough that the oversized-body tests stay fast.
-          PIER_MAX_BODY_BYTES: String(12 * 1024 * 1024),
+          // Small enough that the oversized-body tests stay fast, large enough for the
+          // conformance suite's single-request pushes of 3 × OCI-Chunk-Min-Length (8 MiB).
+          PIER_MAX_BODY_BYTES: String(25 * 1024 * 1024),
         },
       },
     })),

@@ -1,7 +1,9 @@
 // Builds the Hono app: headers every answer carries, the request-body cap, the routes, and the
 // one place where errors become the spec's JSON body.
 import { Hono } from "hono";
-import { ConfigError, configFrom } from "./config";
+import { ConfigError, configFrom, DEFAULT_MAX_BODY_BYTES } from "./config";
+import type { Bindings } from "./env";
+import { drain } from "./streams";
 import { errorBody, RegistryError } from "./errors";
 import { blobRoutes } from "./routes/blobs";
 import type { AppEnv } from "./routes/context";
@@ -40,7 +42,10 @@ export function buildApp(): Hono<AppEnv> {
   app.route("/v2", manifestRoutes);
 
   app.notFound(() => renderError(new RegistryError("UNSUPPORTED", "no such endpoint", { status: 404 })));
-  app.onError((error) => {
+  app.onError(async (error, c) => {
+    // Refused bodies are read (up to the cap) before answering; see drain(). A body refused
+    // for its declared size is not: reading it is exactly what the 413 avoids.
+    if (!(error instanceof RegistryError && error.status === 413)) await drain(c.req.raw.body, maxBodyBytes(c.env));
     if (error instanceof RegistryError) return renderError(error);
     if (error instanceof ConfigError) {
       console.error(`Pier is misconfigured: ${error.message}`);
@@ -50,6 +55,15 @@ export function buildApp(): Hono<AppEnv> {
     return renderError(new RegistryError("UNKNOWN", "internal error"));
   });
   return app;
+}
+
+/** The cap, even when the configuration itself is what failed. */
+function maxBodyBytes(env: Bindings): number {
+  try {
+    return configFrom(env).maxBodyBytes;
+  } catch {
+    return DEFAULT_MAX_BODY_BYTES;
+  }
 }
 
 function renderError(error: RegistryError): Response {

@@ -5,6 +5,8 @@ import { expect } from "vitest";
 import { RegistryError } from "../../worker/errors";
 
 export const BASE = "http://registry.test";
+/** The request-body cap the tests run with (test/vitest.config.ts). */
+export const BODY_CAP = Number(env.PIER_MAX_BODY_BYTES);
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 export const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";

@@ -115,10 +115,10 @@ describe("DELETE of what is not there", () => {
     expect(["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]).toContain(await errorCode(response));
   });
 
-  it("refuses an invalid digest reference with 400 DIGEST_INVALID", async () => {
+  it("answers 404 MANIFEST_UNKNOWN for an invalid digest reference: it names no manifest", async () => {
     const response = await del(uniqueRepo("delete/baddigest"), "sha256:123");
-    expect(response.status).toBe(400);
-    expect(await errorCode(response)).toBe("DIGEST_INVALID");
+    expect(response.status).toBe(404);
+    expect(await errorCode(response)).toBe("MANIFEST_UNKNOWN");
   });
 });
 

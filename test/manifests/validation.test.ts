@@ -182,8 +182,14 @@ describe("references in the URL", () => {
     await expectRefused(await putManifest(repository, "sha256:abc", imageManifest(config, [layer])), 400, "DIGEST_INVALID");
   });
 
-  it("refuses an invalid digest reference on GET with 400 DIGEST_INVALID", async () => {
-    await expectRefused(await request(`/v2/${uniqueRepo("url/getdigest")}/manifests/sha256:XYZ`), 400, "DIGEST_INVALID");
+  it("answers GET of an invalid digest reference with 404 MANIFEST_UNKNOWN: it names no manifest", async () => {
+    await expectRefused(await request(`/v2/${uniqueRepo("url/getdigest")}/manifests/sha256:XYZ`), 404, "MANIFEST_UNKNOWN");
+  });
+
+  it("answers GET and HEAD of an invalid tag with 404 MANIFEST_UNKNOWN (conformance: exactly 404)", async () => {
+    const repository = uniqueRepo("url/gettag");
+    await expectRefused(await request(`/v2/${repository}/manifests/.INVALID_MANIFEST_NAME`), 404, "MANIFEST_UNKNOWN");
+    expect((await request(`/v2/${repository}/manifests/.INVALID_MANIFEST_NAME`, { method: "HEAD" })).status).toBe(404);
   });
 
   it("refuses an invalid repository name with 400 NAME_INVALID", async () => {

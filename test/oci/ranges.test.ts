@@ -53,8 +53,8 @@ describe("parseRangeHeader", () => {
     expect(parseRangeHeader(header, 100)).toBeNull();
   });
 
-  it("ignores a range whose end is before its start", () => {
-    expect(parseRangeHeader("bytes=9-0", 100)).toBeNull();
+  it("refuses a range whose end is before its start (RFC 9110 lets a server refuse it)", () => {
+    expect(parseRangeHeader("bytes=9-0", 100)).toBe("unsatisfiable");
   });
 });
 

@@ -1,9 +1,10 @@
-// The request-body cap (PIER_MAX_BODY_BYTES, 12 MiB under test): production Cloudflare refuses
+// The request-body cap (PIER_MAX_BODY_BYTES, BODY_CAP under test): production Cloudflare refuses
 // larger bodies with 413, and Pier enforces the same locally, whether the body states its
 // length or is streamed without one. A refused chunk leaves the session as it was.
 import { env, listDurableObjectIds, runInDurableObject } from "cloudflare:test";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
+  BODY_CAP,
   blobStatus,
   collectServerErrors,
   digestOf,
@@ -22,7 +23,7 @@ import {
 let seed = 1_500_000;
 const freshBytes = (length: number) => randomBytes(length, ++seed);
 
-const CAP = 12 * MiB;
+const CAP = BODY_CAP;
 
 const serverErrors = collectServerErrors();
 afterEach(() => expect(serverErrors.errors.splice(0)).toEqual([]));

@@ -228,14 +228,14 @@ describe("ending a session", () => {
     const { location, sessionId } = await openUpload(uniqueRepo("life/cancel"));
     expect((await patchChunk(location, freshBytes(9 * MiB), 0)).status).toBe(202);
     const { uploadId, parts } = await stored(sessionId);
-    expect((await request(location, { method: "DELETE" })).status).toBe(202);
+    expect((await request(location, { method: "DELETE" })).status).toBe(204);
     await expect(env.BLOBS.resumeMultipartUpload(`uploads/${sessionId}`, uploadId!).complete(parts)).rejects.toThrow();
   });
 
   it("leaves no storage or alarm behind after a cancel", async () => {
     const { location, sessionId } = await openUpload(uniqueRepo("life/cancel"));
     await patchChunk(location, freshBytes(100), 0);
-    expect((await request(location, { method: "DELETE" })).status).toBe(202);
+    expect((await request(location, { method: "DELETE" })).status).toBe(204);
     const after = await stored(sessionId);
     expect(after.tables).toEqual([]);
     expect(after.alarm).toBeNull();
@@ -256,7 +256,7 @@ describe("ending a session", () => {
     const chunk = heldChunk(MiB, 9 * MiB);
     const patching = request(location, { method: "PATCH", body: chunk.body });
     await untilReceiving(uploadSessionStub(sessionId));
-    expect((await request(location, { method: "DELETE" })).status).toBe(202);
+    expect((await request(location, { method: "DELETE" })).status).toBe(204);
     chunk.release();
     await expectUnknown(await patching);
   });
@@ -266,7 +266,7 @@ describe("ending a session", () => {
     const chunk = heldChunk(MiB, 9 * MiB);
     const patching = request(location, { method: "PATCH", body: chunk.body });
     await untilReceiving(uploadSessionStub(sessionId));
-    expect((await request(location, { method: "DELETE" })).status).toBe(202);
+    expect((await request(location, { method: "DELETE" })).status).toBe(204);
     chunk.release();
     await (await patching).arrayBuffer();
     await expectUnknown(await request(location));

@@ -45,6 +45,18 @@ export function parseTag(text: string): Tag {
   return tag;
 }
 
+/**
+ * A reference to read or delete: one that is not a valid tag or digest names nothing, so it is
+ * unknown (404), which is what the conformance suites expect of GET and HEAD.
+ */
+export function parseReadReference(text: string): Reference {
+  try {
+    return parseReference(text);
+  } catch {
+    throw new RegistryError("MANIFEST_UNKNOWN", `"${clip(text)}" is not a valid tag or digest, so no manifest has it`);
+  }
+}
+
 /** A manifest reference: a digest when it contains ":", otherwise a tag. */
 export function parseReference(text: string): Reference {
   if (text.includes(":")) {

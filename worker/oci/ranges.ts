@@ -30,7 +30,8 @@ export function parseRangeHeader(header: string | null, size: number): ByteRange
   }
   const start = Number(first);
   const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
-  if (last !== "" && Number(last) < start) return null;
+  // An inverted range may be ignored or refused (RFC 9110 §14.2); refusing tells the client.
+  if (last !== "" && Number(last) < start) return "unsatisfiable";
   if (start >= size) return "unsatisfiable";
   return { offset: start, length: end - start + 1 };
 }

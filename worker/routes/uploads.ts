@@ -24,6 +24,12 @@ export const uploadRoutes = new Hono<AppEnv>();
 for (const path of ["/:name{.+}/blobs/uploads/", "/:name{.+}/blobs/uploads"]) {
   uploadRoutes.post(path, async (c) => {
     const repository = repositoryParam(c);
+    const algorithm = c.req.query("digest-algorithm");
+    // The algorithm the client will close with (end-4c). Both are verified whatever is said
+    // here; an unsupported one is refused now rather than at the closing PUT.
+    if (algorithm !== undefined && algorithm !== "sha256" && algorithm !== "sha512") {
+      throw new RegistryError("DIGEST_INVALID", `unsupported digest-algorithm "${algorithm.slice(0, 20)}": use sha256 or sha512`);
+    }
     const mount = c.req.query("mount");
     if (mount !== undefined) {
       const digest = parseDigest(mount);
@@ -79,7 +85,8 @@ uploadRoutes.put("/:name{.+}/blobs/uploads/:session", async (c) => {
 
 uploadRoutes.delete("/:name{.+}/blobs/uploads/:session", async (c) => {
   await cancelUpload(c.env, repositoryParam(c), c.req.param("session"));
-  return c.body(null, 202);
+  // The spec's answer to cancelling an upload (end-14).
+  return c.body(null, 204);
 });
 
 /** The chunk a PATCH or PUT carries, with what its headers claim about it. */

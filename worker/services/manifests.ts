@@ -5,7 +5,7 @@ import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
 import { type Digest, digestAlgorithm, digestOf } from "../oci/digest";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
-import type { Reference, RepoName } from "../oci/names";
+import type { Reference, RepoName, Tag } from "../oci/names";
 import { readStoredBytes, writeVerified } from "../storage/blob-store";
 import { database } from "../storage/db/client";
 import { heldBlobDigests } from "../storage/db/queries/blobs";
@@ -53,6 +53,7 @@ export async function putManifest(
   reference: Reference,
   bytes: Uint8Array,
   contentType: string | null,
+  extraTags: Tag[] = [],
 ): Promise<{ digest: Digest; subject: Digest | null }> {
   const manifest = parseManifest(bytes, contentType);
   const digest = await digestOf(bytes, reference.kind === "digest" ? digestAlgorithm(reference.digest) : "sha256");
@@ -77,7 +78,7 @@ export async function putManifest(
       artifactType: manifest.artifactType,
     },
     location,
-    reference.kind === "tag" ? reference.tag : null,
+    reference.kind === "tag" ? [reference.tag, ...extraTags] : extraTags,
   );
   return { digest, subject };
 }

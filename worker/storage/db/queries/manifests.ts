@@ -67,15 +67,15 @@ export async function heldManifestDigests(db: Database, repository: RepoName, di
 }
 
 /**
- * Records a manifest, where its bytes are, and optionally a tag pointing at it, in one batch.
- * Pushing the same manifest again changes nothing but the tag.
+ * Records a manifest, where its bytes are, and the tags pointing at it, in one batch.
+ * Pushing the same manifest again changes nothing but the tags.
  */
 export async function recordManifest(
   db: Database,
   repository: RepoName,
   manifest: ManifestRecord,
   location: { objectKey: string | null; content: string | null },
-  tag: Tag | null,
+  tagNames: Tag[],
 ): Promise<void> {
   const statements = [
     db
@@ -95,17 +95,13 @@ export async function recordManifest(
       })
       .onConflictDoNothing(),
   ] as const;
-  if (tag === null) {
-    await db.batch(statements);
-    return;
-  }
-  await db.batch([
-    ...statements,
+  const tagStatements = tagNames.map((name) =>
     db
       .insert(tags)
-      .values({ repository, name: tag, digest: manifest.digest })
+      .values({ repository, name, digest: manifest.digest })
       .onConflictDoUpdate({ target: [tags.repository, tags.name], set: { digest: manifest.digest, updatedAt: sql`(unixepoch())` } }),
-  ]);
+  );
+  await db.batch([...statements, ...tagStatements]);
 }
 
 /** Deletes a manifest and every tag pointing at it; true when it existed. */
