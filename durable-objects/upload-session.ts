@@ -62,8 +62,9 @@ export class UploadSession extends DurableObject<Bindings> {
 
   async append(repository: string, body: ReadableStream<Uint8Array> | null, expect: ChunkExpectation): Promise<AppendResult> {
     const state = this.store.load(repository);
-    if (state === null) return { ok: false, problem: "unknown-session" };
-    if (this.busy) return { ok: false, problem: "busy", offset: state.offset };
+    // Refused chunks are read before answering (see drain()), here as everywhere.
+    if (state === null) return drain(body, expect.maxBytes).then(() => ({ ok: false, problem: "unknown-session" }));
+    if (this.busy) return drain(body, expect.maxBytes).then(() => ({ ok: false, problem: "busy", offset: state.offset }));
     this.busy = true;
     try {
       const result = await this.receive(state, body, expect);
@@ -88,8 +89,8 @@ export class UploadSession extends DurableObject<Bindings> {
     alreadyStored: boolean,
   ): Promise<CompleteResult> {
     const loaded = this.store.load(repository);
-    if (loaded === null) return { ok: false, problem: "unknown-session" };
-    if (this.busy) return { ok: false, problem: "busy", offset: loaded.offset };
+    if (loaded === null) return drain(body, expect.maxBytes).then(() => ({ ok: false, problem: "unknown-session" }));
+    if (this.busy) return drain(body, expect.maxBytes).then(() => ({ ok: false, problem: "busy", offset: loaded.offset }));
     this.busy = true;
     try {
       const received = await this.receive(loaded, body, expect);
@@ -193,11 +194,15 @@ export class UploadSession extends DurableObject<Bindings> {
     return upload.uploadId;
   }
 
-  private async uploadPart(sessionId: string, uploadId: string, parts: R2UploadedPart[], bytes: Uint8Array): Promise<void> {
+  /** Sends one part to R2, streamed from the chunks that make it up (no copy). */
+  private async uploadPart(sessionId: string, uploadId: string, parts: R2UploadedPart[], chunks: Uint8Array[]): Promise<void> {
     const upload = this.env.BLOBS.resumeMultipartUpload(uploadKey(sessionId), uploadId);
     const partNumber = parts.length + 1;
     parts.push({ partNumber, etag: "" });
-    const uploaded = await upload.uploadPart(partNumber, bytes);
+    const length = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+    const body = new FixedLengthStream(length);
+    const writing = writeAll(body.writable, chunks);
+    const [uploaded] = await Promise.all([upload.uploadPart(partNumber, body.readable), writing]);
     parts[partNumber - 1] = uploaded;
   }
 
@@ -242,7 +247,7 @@ export class UploadSession extends DurableObject<Bindings> {
 
   private async finishMultipart(state: SessionState, last: Uint8Array): Promise<void> {
     const parts = [...state.parts];
-    if (last.byteLength > 0) await this.uploadPart(state.sessionId, state.uploadId!, parts, last);
+    if (last.byteLength > 0) await this.uploadPart(state.sessionId, state.uploadId!, parts, [last]);
     await this.env.BLOBS.resumeMultipartUpload(uploadKey(state.sessionId), state.uploadId!).complete(parts);
     // The multipart upload no longer exists: ending the session must not abort it.
     state.uploadId = null;
@@ -265,4 +270,10 @@ export class UploadSession extends DurableObject<Bindings> {
     }
     await this.store.clear();
   }
+}
+
+async function writeAll(writable: WritableStream<Uint8Array>, chunks: Uint8Array[]): Promise<void> {
+  const writer = writable.getWriter();
+  for (const chunk of chunks) await writer.write(chunk);
+  await writer.close();
 }

@@ -23,7 +23,7 @@ export function buildApp(): Hono<AppEnv> {
   app.use("/v2/*", async (c, next) => {
     // Names, tags, digests and session ids never contain "%": an encoded slash or dot in the
     // path is a trick to reach another repository, not a name.
-    if (new URL(c.req.url).pathname.includes("%")) throw new RegistryError("NAME_INVALID", "percent-encoded characters are not allowed in registry paths");
+    if (rawPath(c.req.url).includes("%")) throw new RegistryError("NAME_INVALID", "percent-encoded characters are not allowed in registry paths");
     // Refused from Content-Length before any byte is read, as Cloudflare's edge would (413).
     const declared = Number(c.req.header("Content-Length") ?? 0);
     if (declared > c.var.config.maxBodyBytes) {
@@ -55,6 +55,12 @@ export function buildApp(): Hono<AppEnv> {
     return renderError(new RegistryError("UNKNOWN", "internal error"));
   });
   return app;
+}
+
+/** The path as the client sent it, percent-encoding intact (cheaper than parsing a URL). */
+function rawPath(url: string): string {
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
 }
 
 /** The cap, even when the configuration itself is what failed. */

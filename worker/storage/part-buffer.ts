@@ -21,46 +21,46 @@ export class PartBuffer {
     this.buffered += chunk.byteLength;
   }
 
-  /** Takes one full part when enough bytes are buffered, else null. */
-  takePart(): Uint8Array | null {
+  /**
+   * Takes one full part when enough bytes are buffered, else null. The part is a list of views
+   * on the chunks received, not a copy: copying 8 MiB per part doubled the garbage an upload
+   * leaves in a 128 MB isolate.
+   */
+  takePart(): Uint8Array[] | null {
     if (this.buffered < this.partSize) return null;
-    return this.take(this.partSize);
+    const part: Uint8Array[] = [];
+    let wanted = this.partSize;
+    while (wanted > 0) {
+      const chunk = this.chunks[0]!;
+      if (chunk.byteLength <= wanted) {
+        part.push(chunk);
+        this.chunks.shift();
+        wanted -= chunk.byteLength;
+      } else {
+        part.push(chunk.subarray(0, wanted));
+        this.chunks[0] = chunk.subarray(wanted);
+        wanted = 0;
+      }
+    }
+    this.buffered -= this.partSize;
+    return part;
   }
 
-  /** Takes everything buffered (the last part, or bytes to persist between requests). */
+  /** Takes everything buffered, as one array (the last part, at most one part's size). */
   takeAll(): Uint8Array {
-    return this.take(this.buffered);
+    const out = new Uint8Array(this.buffered);
+    let filled = 0;
+    for (const chunk of this.chunks) {
+      out.set(chunk, filled);
+      filled += chunk.byteLength;
+    }
+    this.chunks = [];
+    this.buffered = 0;
+    return out;
   }
 
   /** The buffered chunks without copying, e.g. to persist them. */
   peekChunks(): readonly Uint8Array[] {
     return this.chunks;
-  }
-
-  private take(count: number): Uint8Array {
-    const first = this.chunks[0];
-    // Fast path: the first chunk is exactly what is asked for.
-    if (first !== undefined && first.byteLength === count) {
-      this.chunks.shift();
-      this.buffered -= count;
-      return first;
-    }
-    const out = new Uint8Array(count);
-    let filled = 0;
-    while (filled < count) {
-      const chunk = this.chunks[0]!;
-      const wanted = count - filled;
-      if (chunk.byteLength <= wanted) {
-        out.set(chunk, filled);
-        filled += chunk.byteLength;
-        this.chunks.shift();
-      } else {
-        out.set(chunk.subarray(0, wanted), filled);
-        this.chunks[0] = chunk.subarray(wanted);
-        filled += wanted;
-      }
-    }
-    this.buffered -= count;
-    return out;
   }
 }

@@ -1,0 +1,215 @@
+// Starts and stops the servers the benchmark compares, each with its own temp state:
+//   Pier and the bare R2 worker on Miniflare started directly (not `wrangler dev`, whose dev
+//   proxy, a second workerd in front of the worker, caps a trivial worker at ~800 req/s on a
+//   2-core machine, against ~4,000-5,400 req/s for Miniflare alone), distribution's `docker-registry`
+//   on the filesystem, and, for the record only, Pier under `wrangler dev` (what `npm start` runs).
+// Everything started here is killed when the process exits (bench/processes.mjs).
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { freePort, signal, spawnGroup, stateDir, trackProcess, waitUntilServing, withTimeout } from "./processes.mjs";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 10_000;
+// A local run talks to nothing but its clients: no request.cf lookup, no telemetry.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+process.env.WRANGLER_SEND_METRICS = "false";
+
+const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))[1];
+const PIER_MAX_BODY_BYTES = /^PIER_MAX_BODY_BYTES\s*=\s*"(\d+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))[1];
+
+// --- Workers on Miniflare ---------------------------------------------------------------------
+
+/** workerd processes that are children of this process (Miniflare spawns one per instance). */
+function workerdChildren() {
+  const pids = new Set();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // "pid (comm) state ppid …": comm may hold spaces, so split after the last ")".
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm === "workerd" && ppid === process.pid) pids.add(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return pids;
+}
+
+async function startMiniflare(name, dir, script, { inspector = false, ...options }) {
+  const before = workerdChildren();
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      resourcePersistencePath: join(dir, "state"),
+      modules: true,
+      // Paths of the bundle are relative to this root; it lives in the temp dir.
+      modulesRoot: dir,
+      scriptPath: join(dir, script),
+      compatibilityDate: COMPATIBILITY_DATE,
+      // Only for the memory runs: per-isolate heap figures come from the inspector.
+      ...(inspector ? { inspectorPort: 0 } : {}),
+      ...options,
+    }),
+  );
+  let url;
+  try {
+    url = await withTimeout(mf.ready, READY_TIMEOUT_MS, `${name}: Miniflare did not start`);
+  } catch (error) {
+    await mf.dispose().catch(() => {});
+    throw error;
+  }
+  const fresh = [...workerdChildren()].filter((pid) => !before.has(pid));
+  if (fresh.length !== 1) throw new Error(`${name}: expected one new workerd process, found ${fresh.length}`);
+  const pid = fresh[0];
+  const untrack = trackProcess(pid);
+  return {
+    name,
+    url: url.href.replace(/\/$/, ""),
+    pid,
+    mf,
+    inspectorUrl: inspector ? (await mf.getInspectorURL()).href : null,
+    async stop() {
+      await withTimeout(mf.dispose(), STOP_TIMEOUT_MS, `${name}: dispose timed out`).catch(() => signal(pid, "SIGKILL"));
+      untrack();
+    },
+  };
+}
+
+/** Pier as wrangler would deploy it (same bundle, bindings and vars), with its D1 migrated. */
+export async function startPier(name = "pier", { inspector = false } = {}) {
+  const dir = stateDir(name);
+  const bundled = spawnSync(process.execPath, [WRANGLER, "deploy", "--dry-run", "--outdir", dir], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: READY_TIMEOUT_MS,
+  });
+  if (bundled.status !== 0) throw new Error(`bundling Pier failed:\n${bundled.stdout}${bundled.stderr}`);
+  const server = await startMiniflare(name, dir, "index.js", {
+    inspector,
+    r2Buckets: ["BLOBS"],
+    d1Databases: ["DB"],
+    durableObjects: { UPLOAD_SESSIONS: { className: "UploadSession", useSQLite: true } },
+    bindings: { PIER_MAX_BODY_BYTES },
+  });
+  try {
+    await applyMigrations(await server.mf.getD1Database("DB"));
+    await waitUntilServing(`${server.url}/v2/`, READY_TIMEOUT_MS, () => true);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+/** migrations/*.sql in order, one statement at a time (drizzle-kit separates them with a marker). */
+async function applyMigrations(db) {
+  const dir = join(ROOT, "migrations");
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+    const statements = readFileSync(join(dir, file), "utf8").split("--> statement-breakpoint");
+    for (const statement of statements.map((s) => s.trim()).filter(Boolean)) await db.prepare(statement).run();
+  }
+}
+
+/** Copies every row of Pier's registry tables into another Miniflare's D1 (same schema). */
+export async function copyRegistryRows(from, to) {
+  const [source, target] = [await from.mf.getD1Database("DB"), await to.mf.getD1Database("DB")];
+  for (const table of ["repositories", "blobs", "manifests", "tags"]) {
+    const { results } = await source.prepare(`SELECT * FROM ${table}`).all();
+    for (const row of results) {
+      const columns = Object.keys(row);
+      const sql = `INSERT OR REPLACE INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`;
+      await target.prepare(sql).bind(...Object.values(row)).run();
+    }
+  }
+}
+
+export async function startBareWorker(name = "bare", { inspector = false } = {}) {
+  const dir = stateDir(name);
+  await build({
+    entryPoints: [join(ROOT, "bench/bare-r2-worker.ts")],
+    outfile: join(dir, "worker.js"),
+    bundle: true,
+    format: "esm",
+    target: "es2022",
+    logLevel: "error",
+  });
+  const server = await startMiniflare(name, dir, "worker.js", { inspector, r2Buckets: ["BLOBS"], d1Databases: ["DB"] });
+  try {
+    // Pier's schema, so that Pier's rows can be copied in for the one-query manifest reference.
+    await applyMigrations(await server.mf.getD1Database("DB"));
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+// --- distribution (docker-registry) -------------------------------------------------------
+
+export async function startDistribution() {
+  const dir = stateDir("distribution");
+  const port = await freePort();
+  // Debian's packaged defaults (inmemory blob descriptor cache, delete enabled), minus auth and
+  // the access log, which Miniflare does not write either.
+  const config = [
+    "version: 0.1",
+    "log:",
+    "  level: error",
+    "  accesslog:",
+    "    disabled: true",
+    "storage:",
+    "  cache:",
+    "    blobdescriptor: inmemory",
+    "  filesystem:",
+    `    rootdirectory: ${join(dir, "data")}`,
+    "  delete:",
+    "    enabled: true",
+    "http:",
+    `  addr: 127.0.0.1:${port}`,
+    "",
+  ].join("\n");
+  writeFileSync(join(dir, "config.yml"), config);
+  const proc = spawnGroup("docker-registry", ["serve", join(dir, "config.yml")], { cwd: dir });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilServing(`${url}/v2/`, READY_TIMEOUT_MS, proc.isAlive);
+  } catch (error) {
+    await proc.stop();
+    throw new Error(`${error.message}\n${proc.log()}`);
+  }
+  return { name: "distribution", url, pid: proc.child.pid, stop: proc.stop };
+}
+
+// --- Pier under `wrangler dev`, for the record ---------------------------------------------
+
+export async function startWranglerDev() {
+  const dir = stateDir("wrangler-dev");
+  const migrations = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], {
+    cwd: ROOT,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: READY_TIMEOUT_MS,
+  });
+  if (migrations.status !== 0) throw new Error(`wrangler d1 migrations apply failed:\n${migrations.stdout}${migrations.stderr}`);
+  const [port, inspectorPort] = [await freePort(), await freePort()];
+  // The inspector port is chosen too: the default 9229 may belong to someone's `npm start`.
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dir];
+  const proc = spawnGroup(process.execPath, [WRANGLER, ...args, "--show-interactive-dev-session=false", "--log-level", "error"], { cwd: ROOT });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilServing(`${url}/v2/`, READY_TIMEOUT_MS, proc.isAlive);
+  } catch (error) {
+    await proc.stop();
+    throw new Error(`${error.message}\n${proc.log()}`);
+  }
+  return { name: "wrangler-dev", url, pid: proc.child.pid, stop: proc.stop };
+}
