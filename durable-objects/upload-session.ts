@@ -194,16 +194,16 @@ export class UploadSession extends DurableObject<Bindings> {
     return upload.uploadId;
   }
 
-  /** Sends one part to R2, streamed from the chunks that make it up (no copy). */
+  /**
+   * Sends one part to R2. A Blob joins the received chunks natively, outside the JavaScript
+   * heap (a JS copy per part doubled the garbage of an upload; a stream written chunk by chunk
+   * from JavaScript cost more CPU than the copy).
+   */
   private async uploadPart(sessionId: string, uploadId: string, parts: R2UploadedPart[], chunks: Uint8Array[]): Promise<void> {
     const upload = this.env.BLOBS.resumeMultipartUpload(uploadKey(sessionId), uploadId);
     const partNumber = parts.length + 1;
     parts.push({ partNumber, etag: "" });
-    const length = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
-    const body = new FixedLengthStream(length);
-    const writing = writeAll(body.writable, chunks);
-    const [uploaded] = await Promise.all([upload.uploadPart(partNumber, body.readable), writing]);
-    parts[partNumber - 1] = uploaded;
+    parts[partNumber - 1] = await upload.uploadPart(partNumber, new Blob(chunks));
   }
 
   // --- finishing -------------------------------------------------------------------------
@@ -270,10 +270,4 @@ export class UploadSession extends DurableObject<Bindings> {
     }
     await this.store.clear();
   }
-}
-
-async function writeAll(writable: WritableStream<Uint8Array>, chunks: Uint8Array[]): Promise<void> {
-  const writer = writable.getWriter();
-  for (const chunk of chunks) await writer.write(chunk);
-  await writer.close();
 }
