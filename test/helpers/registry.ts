@@ -261,6 +261,16 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** GETs a blob and checks it is served whole: 200, Content-Length, Docker-Content-Digest, bytes. */
+/** Closes an upload with a PUT that carries the bytes from `start` on as its last chunk. */
+export function putLastChunk(location: string, digest: string, bytes: Uint8Array, start: number): Promise<Response> {
+  const last = bytes.subarray(start);
+  return request(withQuery(location, { digest }), {
+    method: "PUT",
+    body: last,
+    headers: { "Content-Range": `${start}-${bytes.byteLength - 1}`, "Content-Length": String(last.byteLength) },
+  });
+}
+
 export async function expectBlob(repository: string, digest: string, bytes: Uint8Array): Promise<void> {
   const response = await request(`/v2/${repository}/blobs/${digest}`);
   if (response.status !== 200) expect.fail(`GET blob ${digest} in ${repository}: ${response.status} ${await response.text()}`);

@@ -18,6 +18,7 @@ import {
   streamOf,
   uniqueRepo,
   withQuery,
+  putLastChunk,
 } from "../helpers/registry";
 
 let seed = 1_300_000;
@@ -83,12 +84,7 @@ describe("chunks and R2 parts", () => {
     const digest = await digestOf(bytes);
     const { location } = await openUpload(repository);
     expect((await patchChunk(location, bytes.subarray(0, 5 * MiB), 0)).status).toBe(202);
-    const last = bytes.subarray(5 * MiB);
-    const put = await request(withQuery(location, { digest }), {
-      method: "PUT",
-      body: last,
-      headers: { "Content-Range": `${5 * MiB}-${bytes.byteLength - 1}`, "Content-Length": String(last.byteLength) },
-    });
+    const put = await putLastChunk(location, digest, bytes, 5 * MiB);
     expect(put.status, await put.clone().text()).toBe(201);
     await expectBlob(repository, digest, bytes);
   });

@@ -16,6 +16,7 @@ import {
   uniqueRepo,
   uploadSessionStub,
   withQuery,
+  putLastChunk,
 } from "../helpers/registry";
 
 let seed = 1_600_000;
@@ -113,12 +114,7 @@ describe("an upload session across restarts", () => {
     const { location, sessionId } = await openUpload(repository);
     expect((await patchChunk(location, bytes.subarray(0, 9 * MiB), 0)).status).toBe(202);
     await evictDurableObject(uploadSessionStub(sessionId));
-    const last = bytes.subarray(9 * MiB);
-    const put = await request(withQuery(location, { digest }), {
-      method: "PUT",
-      body: last,
-      headers: { "Content-Range": `${9 * MiB}-${bytes.byteLength - 1}`, "Content-Length": String(last.byteLength) },
-    });
+    const put = await putLastChunk(location, digest, bytes, 9 * MiB);
     expect(put.status, await put.clone().text()).toBe(201);
     await expectBlob(repository, digest, bytes);
   });
