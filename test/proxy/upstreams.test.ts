@@ -1,0 +1,98 @@
+// PIER_UPSTREAMS and PIER_MIRROR_DEFAULT: accepted shapes, defaults, and loud refusals.
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../worker/config";
+import { isAllowed, normalizeDockerHubName, parseUpstreams } from "../../worker/proxy/upstreams";
+
+const hub = {
+  name: "hub",
+  url: "https://registry-1.docker.io",
+  type: "dockerhub",
+  usernameSecret: "HUB_USER",
+  passwordSecret: "HUB_TOKEN",
+  tagTtlSeconds: 600,
+  allow: ["library/*"],
+  timeoutMs: 10000,
+};
+
+describe("parseUpstreams", () => {
+  it("accepts the documented example, as a JSON string (.dev.vars) and as an array ([vars])", () => {
+    for (const value of [JSON.stringify([hub]), [hub]]) {
+      const { upstreams, mirrorDefault } = parseUpstreams(value, "hub");
+      expect(mirrorDefault).toBe("hub");
+      expect(upstreams).toEqual([
+        {
+          ...hub,
+          hosts: ["registry-1.docker.io", "docker.io", "index.docker.io"],
+        },
+      ]);
+    }
+  });
+
+  it("configures nothing when unset or empty", () => {
+    expect(parseUpstreams(undefined, undefined)).toEqual({ upstreams: [], mirrorDefault: null });
+    expect(parseUpstreams("", "")).toEqual({ upstreams: [], mirrorDefault: null });
+  });
+
+  it("fills defaults: type oci, allow everything, 600 s tag TTL, 10 s timeout, no credentials", () => {
+    const [upstream] = parseUpstreams([{ name: "local", url: "http://127.0.0.1:5000" }], undefined).upstreams;
+    expect(upstream).toMatchObject({ type: "oci", allow: ["**"], tagTtlSeconds: 600, timeoutMs: 10000, usernameSecret: null, passwordSecret: null });
+    expect(upstream!.hosts).toEqual(["127.0.0.1:5000"]);
+  });
+
+  it.each([
+    ["not JSON", "[{"],
+    ["not an array", { name: "hub" }],
+    ["an entry that is not an object", ["hub"]],
+    ["a missing url", [{ name: "hub" }]],
+    ["a url with a path", [{ name: "hub", url: "https://example.com/v2" }]],
+    ["a url with credentials", [{ name: "hub", url: "https://user:pw@example.com" }]],
+    ["a non-http url", [{ name: "hub", url: "ftp://example.com" }]],
+    ["an unknown type", [{ name: "hub", url: "https://example.com", type: "harbor" }]],
+    ["a name with a slash", [{ name: "docker/hub", url: "https://example.com" }]],
+    ["an uppercase name", [{ name: "Hub", url: "https://example.com" }]],
+    ["an inline password instead of a secret name", [{ name: "hub", url: "https://example.com", usernameSecret: "U", passwordSecret: "hunter2!" }]],
+    ["a username without a password", [{ name: "hub", url: "https://example.com", usernameSecret: "U" }]],
+    ["a negative TTL", [{ name: "hub", url: "https://example.com", tagTtlSeconds: -1 }]],
+    ["a zero timeout", [{ name: "hub", url: "https://example.com", timeoutMs: 0 }]],
+    ["an empty allow list", [{ name: "hub", url: "https://example.com", allow: [] }]],
+    ["an allow pattern that is no name", [{ name: "hub", url: "https://example.com", allow: ["Library/*"] }]],
+    ["an unknown field (a typo)", [{ name: "hub", url: "https://example.com", timeout: 5 }]],
+    ["a duplicate name", [{ name: "hub", url: "https://a.example" }, { name: "hub", url: "https://b.example" }]],
+  ])("refuses %s with a ConfigError", (_, value) => {
+    expect(() => parseUpstreams(value, undefined)).toThrow(ConfigError);
+  });
+
+  it("refuses a PIER_MIRROR_DEFAULT that names no upstream", () => {
+    expect(() => parseUpstreams([hub], "ghcr")).toThrow(/PIER_MIRROR_DEFAULT/);
+  });
+
+  it("names the upstream and the field in its message", () => {
+    expect(() => parseUpstreams([{ name: "quay", url: "https://quay.io", timeoutMs: "soon" }], undefined)).toThrow(/"quay".*timeoutMs/);
+  });
+});
+
+describe("allow patterns", () => {
+  it("matches * within one path segment only", () => {
+    expect(isAllowed(["library/*"], "library/alpine")).toBe(true);
+    expect(isAllowed(["library/*"], "library/alpine/extra")).toBe(false);
+    expect(isAllowed(["team/app-*"], "team/app-web")).toBe(true);
+    expect(isAllowed(["team/app-*"], "team/db")).toBe(false);
+  });
+
+  it("matches ** across segments", () => {
+    expect(isAllowed(["team/**"], "team/a/b/c")).toBe(true);
+    expect(isAllowed(["team/**"], "other/a")).toBe(false);
+    expect(isAllowed(["**"], "anything/at/all")).toBe(true);
+  });
+
+  it("treats dots in patterns literally", () => {
+    expect(isAllowed(["a.b/*"], "axb/c")).toBe(false);
+  });
+});
+
+describe("Docker Hub names", () => {
+  it("puts one-segment official images under library/", () => {
+    expect(normalizeDockerHubName("alpine")).toBe("library/alpine");
+    expect(normalizeDockerHubName("bitnami/redis")).toBe("bitnami/redis");
+  });
+});
