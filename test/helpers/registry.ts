@@ -63,6 +63,12 @@ export function randomBytes(length: number, seed = 1): Uint8Array {
   return out;
 }
 
+/** A source of never-repeating test blobs: each call uses the next seed after `firstSeed`. */
+export function freshBytesFrom(firstSeed: number): (length: number) => Uint8Array {
+  let seed = firstSeed;
+  return (length) => randomBytes(length, ++seed);
+}
+
 export async function digestOf(bytes: Uint8Array, algorithm: "sha256" | "sha512" = "sha256"): Promise<string> {
   const hash = await crypto.subtle.digest(algorithm === "sha256" ? "SHA-256" : "SHA-512", bytes);
   return `${algorithm}:${[...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;

@@ -13,16 +13,15 @@ import {
   openUpload,
   patchChunk,
   pushBlob,
-  randomBytes,
   request,
   streamOf,
   uniqueRepo,
   withQuery,
   putLastChunk,
+  freshBytesFrom,
 } from "../helpers/registry";
 
-let seed = 1_300_000;
-const freshBytes = (length: number) => randomBytes(length, ++seed);
+const freshBytes = freshBytesFrom(1_300_000);
 
 /** PATCHes `bytes` in chunks of the given sizes, then closes with an empty PUT; returns the PUT. */
 async function pushInChunks(repository: string, bytes: Uint8Array, sizes: number[], digest: string): Promise<{ put: Response; sessionId: string }> {

@@ -10,15 +10,14 @@ import {
   MiB,
   openUpload,
   patchChunk,
-  randomBytes,
   request,
   streamOf,
   uniqueRepo,
   withQuery,
+  freshBytesFrom,
 } from "../helpers/registry";
 
-let seed = 1_200_000;
-const freshBytes = (length: number) => randomBytes(length, ++seed);
+const freshBytes = freshBytesFrom(1_200_000);
 
 const MAX_BODY_BYTES = BODY_CAP;
 

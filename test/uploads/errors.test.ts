@@ -11,15 +11,14 @@ import {
   expectBlob,
   openUpload,
   patchChunk,
-  randomBytes,
   request,
   streamOf,
   uniqueRepo,
   withQuery,
+  freshBytesFrom,
 } from "../helpers/registry";
 
-let seed = 1_400_000;
-const freshBytes = (length: number) => randomBytes(length, ++seed);
+const freshBytes = freshBytesFrom(1_400_000);
 
 const serverErrors = collectServerErrors();
 afterEach(() => expect(serverErrors.errors.splice(0)).toEqual([]));

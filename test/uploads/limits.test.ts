@@ -13,15 +13,14 @@ import {
   MiB,
   openUpload,
   patchChunk,
-  randomBytes,
   request,
   streamOf,
   uniqueRepo,
   withQuery,
+  freshBytesFrom,
 } from "../helpers/registry";
 
-let seed = 1_500_000;
-const freshBytes = (length: number) => randomBytes(length, ++seed);
+const freshBytes = freshBytesFrom(1_500_000);
 
 const CAP = BODY_CAP;
 

@@ -9,16 +9,15 @@ import {
   MiB,
   openUpload,
   pushBlob,
-  randomBytes,
   request,
   streamOf,
   uniqueRepo,
   withQuery,
+  freshBytesFrom,
 } from "../helpers/registry";
 
 // Fresh bytes for every test: identical bytes would take the "already stored" path instead.
-let seed = 1_100_000;
-const freshBytes = (length: number) => randomBytes(length, ++seed);
+const freshBytes = freshBytesFrom(1_100_000);
 
 const EMPTY_SHA256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 

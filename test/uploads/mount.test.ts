@@ -11,14 +11,13 @@ import {
   openUpload,
   patchChunk,
   pushBlob,
-  randomBytes,
   request,
   uniqueRepo,
   withQuery,
+  freshBytesFrom,
 } from "../helpers/registry";
 
-let seed = 1_700_000;
-const freshBytes = (length: number) => randomBytes(length, ++seed);
+const freshBytes = freshBytesFrom(1_700_000);
 
 function mount(target: string, digest: string, from?: string): Promise<Response> {
   const params: Record<string, string> = { mount: digest };

@@ -11,16 +11,15 @@ import {
   MiB,
   openUpload,
   patchChunk,
-  randomBytes,
   request,
   uniqueRepo,
   uploadSessionStub,
   withQuery,
   putLastChunk,
+  freshBytesFrom,
 } from "../helpers/registry";
 
-let seed = 1_600_000;
-const freshBytes = (length: number) => randomBytes(length, ++seed);
+const freshBytes = freshBytesFrom(1_600_000);
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -122,8 +122,8 @@ async function requireReferencedContent(env: Bindings, repository: RepoName, man
   const blobDigests = unique(manifest.blobs.filter((blob) => blob.urls === undefined).map((blob) => blob.digest));
   const childDigests = unique(manifest.children.map((child) => child.digest));
   const [heldBlobs, heldChildren] = await Promise.all([
-    blobDigests.length > 0 ? heldBlobDigests(db, repository, blobDigests) : new Set<string>(),
-    childDigests.length > 0 ? heldManifestDigests(db, repository, childDigests) : new Set<string>(),
+    heldBlobDigests(db, repository, blobDigests),
+    heldManifestDigests(db, repository, childDigests),
   ]);
   const missing = [...blobDigests.filter((digest) => !heldBlobs.has(digest)), ...childDigests.filter((digest) => !heldChildren.has(digest))];
   if (missing.length > 0) {

@@ -70,10 +70,8 @@ export async function completeUpload(
     }
     return;
   }
-  const alreadyStored = (await findStoredBlob(database(env.DB), digest)) !== null;
-  const result = await stub.complete(repository, digest, chunk.body, expectation(chunk), alreadyStored);
+  const result = await finishSession(env, stub, repository, digest, chunk.body, expectation(chunk));
   if (!result.ok) throw completeError(result, sessionId, digest, url);
-  await record(env, repository, digest, result.size, result.objectKey);
 }
 
 /**
@@ -85,15 +83,29 @@ export async function pushStreamed(env: Bindings, repository: RepoName, digest: 
   const sessionId = randomSessionId();
   const stub = session(env, sessionId);
   await stub.open(repository, sessionId);
-  const alreadyStored = (await findStoredBlob(database(env.DB), digest)) !== null;
-  const result = await stub.complete(repository, digest, body, { start: null, length: null, maxBytes }, alreadyStored);
+  const result = await finishSession(env, stub, repository, digest, body, { start: null, length: null, maxBytes });
   if (!result.ok) {
     await stub.cancel(repository);
     if (result.problem === "digest-mismatch") throw digestMismatch(digest);
     if (result.problem === "too-large") throw tooLarge();
     throw bodyFailed();
   }
-  await record(env, repository, digest, result.size, result.objectKey);
+}
+
+/** Closes a session (last chunk, digest check) and records the blob when that succeeded. */
+async function finishSession(
+  env: Bindings,
+  stub: ReturnType<typeof session>,
+  repository: RepoName,
+  digest: Digest,
+  body: ReadableStream<Uint8Array> | null,
+  expect: ChunkExpectation,
+): Promise<CompleteResult> {
+  // Bytes the registry already holds are verified and dropped instead of stored again.
+  const alreadyStored = (await findStoredBlob(database(env.DB), digest)) !== null;
+  const result = await stub.complete(repository, digest, body, expect, alreadyStored);
+  if (result.ok) await record(env, repository, digest, result.size, result.objectKey);
+  return result;
 }
 
 export async function cancelUpload(env: Bindings, repository: RepoName, sessionId: string): Promise<void> {
@@ -132,14 +144,10 @@ export async function mountBlob(
   mayRead: (source: RepoName) => boolean,
 ): Promise<boolean> {
   const db = database(env.DB);
-  const sources = from !== null ? [from] : await repositoriesHolding(db, digest, 20);
-  for (const source of sources) {
-    if (!mayRead(source)) continue;
-    if ((await findRepositoryBlob(db, source, digest)) === null) continue;
-    await linkBlob(db, repository, digest);
-    return true;
-  }
-  return false;
+  const holders = from === null ? await repositoriesHolding(db, digest, 20) : (await findRepositoryBlob(db, from, digest)) ? [from] : [];
+  if (!holders.some(mayRead)) return false;
+  await linkBlob(db, repository, digest);
+  return true;
 }
 
 async function record(env: Bindings, repository: RepoName, digest: Digest, size: number, objectKey: string | null): Promise<void> {

@@ -7,6 +7,15 @@ export type Database = DrizzleD1Database<typeof schema>;
 
 const handles = new WeakMap<D1Database, Database>();
 
+/** D1 binds at most 100 parameters per statement: runs `lookup` over slices of `values`. */
+export async function inBatches<T>(values: T[], lookup: (slice: T[]) => Promise<T[]>): Promise<Set<T>> {
+  const found = new Set<T>();
+  for (let start = 0; start < values.length; start += 90) {
+    for (const value of await lookup(values.slice(start, start + 90))) found.add(value);
+  }
+  return found;
+}
+
 export function database(d1: D1Database): Database {
   let handle = handles.get(d1);
   if (!handle) {

@@ -3,7 +3,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Digest } from "../../../oci/digest";
 import type { RepoName } from "../../../oci/names";
-import type { Database } from "../client";
+import { type Database, inBatches } from "../client";
 import { blobs, repositories, repositoryBlobs } from "../schema";
 
 /** Where a blob's bytes are: an R2 key, or inline bytes (small manifests). */
@@ -40,18 +40,14 @@ export async function findStoredBlob(db: Database, digest: Digest): Promise<Blob
 }
 
 /** Which of `digests` the repository holds as blobs. */
-export async function heldBlobDigests(db: Database, repository: RepoName, digests: Digest[]): Promise<Set<string>> {
-  const held = new Set<string>();
-  // D1 binds at most 100 parameters per statement.
-  for (let start = 0; start < digests.length; start += 90) {
-    const slice = digests.slice(start, start + 90);
+export function heldBlobDigests(db: Database, repository: RepoName, digests: Digest[]): Promise<Set<Digest>> {
+  return inBatches(digests, async (slice) => {
     const rows = await db
       .select({ digest: repositoryBlobs.digest })
       .from(repositoryBlobs)
       .where(and(eq(repositoryBlobs.repository, repository), inArray(repositoryBlobs.digest, slice)));
-    for (const row of rows) held.add(row.digest);
-  }
-  return held;
+    return rows.map((row) => row.digest as Digest);
+  });
 }
 
 /** Some repositories that hold the blob (for mounts without `from`). */

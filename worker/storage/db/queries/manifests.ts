@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Digest } from "../../../oci/digest";
 import type { RepoName, Tag } from "../../../oci/names";
-import type { Database } from "../client";
+import { type Database, inBatches } from "../client";
 import { blobs, manifests, repositories, tags } from "../schema";
 import type { BlobLocation } from "./blobs";
 
@@ -66,17 +66,14 @@ export async function findManifestByDigest(db: Database, repository: RepoName, d
 }
 
 /** Which of `digests` the repository holds as manifests. */
-export async function heldManifestDigests(db: Database, repository: RepoName, digests: Digest[]): Promise<Set<string>> {
-  const held = new Set<string>();
-  // D1 binds at most 100 parameters per statement.
-  for (let start = 0; start < digests.length; start += 90) {
+export function heldManifestDigests(db: Database, repository: RepoName, digests: Digest[]): Promise<Set<Digest>> {
+  return inBatches(digests, async (slice) => {
     const rows = await db
       .select({ digest: manifests.digest })
       .from(manifests)
-      .where(and(eq(manifests.repository, repository), inArray(manifests.digest, digests.slice(start, start + 90))));
-    for (const row of rows) held.add(row.digest);
-  }
-  return held;
+      .where(and(eq(manifests.repository, repository), inArray(manifests.digest, slice)));
+    return rows.map((row) => row.digest as Digest);
+  });
 }
 
 /**
