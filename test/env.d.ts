@@ -5,6 +5,15 @@ declare global {
   namespace Cloudflare {
     interface Env extends Bindings {
       TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+      /** JSON list of the fake upstreams (test/helpers/fake-upstream-server.mjs). */
+      PIER_UPSTREAMS: string;
+      /** The secrets the "private" and "basic" upstreams name: puller / secret. */
+      FAKE_USER: string;
+      FAKE_PASSWORD: string;
+      /** Origin of the fake upstreams' control API (test/helpers/fake-upstream.ts). */
+      FAKE_UPSTREAM_CONTROL: string;
+      /** Origin of the fake CDN that redirectBlobs sends blob GETs to. */
+      FAKE_UPSTREAM_CDN: string;
     }
   }
 }

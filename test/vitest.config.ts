@@ -1,25 +1,51 @@
 // Unit and integration tests run inside workerd (miniflare) with real R2, D1, Durable
 // Objects and Queues, configured from wrangler.toml. The D1 migrations are handed to a
 // setup file that applies them before each test file.
+// The pull-through-cache tests need upstream registries. This pool has no fetchMock, so the
+// Worker under test must reach real sockets: fake registries (test/helpers/fake-upstream-
+// server.mjs) run in this Node process on 127.0.0.1, and PIER_UPSTREAMS points at them. The
+// pool calls the callback below for every worker it starts; the servers start once and are
+// shared, and they never keep vitest from exiting.
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { startFakeUpstreams } from "./helpers/fake-upstream-server.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 export default defineConfig({
   plugins: [
-    cloudflareTest(async () => ({
-      wrangler: { configPath: `${root}/wrangler.toml` },
-      miniflare: {
-        bindings: {
-          TEST_MIGRATIONS: await readD1Migrations(`${root}/migrations`),
-          // Small enough that the oversized-body tests stay fast, large enough for the
-          // conformance suite's single-request pushes of 3 × OCI-Chunk-Min-Length (8 MiB).
-          PIER_MAX_BODY_BYTES: String(25 * 1024 * 1024),
+    cloudflareTest(async () => {
+      const fake = await startFakeUpstreams();
+      // Short timeouts, so a test of an unreachable or hanging upstream stays fast; "slow" is
+      // the one the timeout tests aim a delayMs behaviour at.
+      const upstreams = [
+        { name: "fake", url: fake.upstreams.fake, type: "oci", tagTtlSeconds: 3600, timeoutMs: 2000 },
+        { name: "private", url: fake.upstreams.private, type: "oci", usernameSecret: "FAKE_USER", passwordSecret: "FAKE_PASSWORD", timeoutMs: 2000 },
+        { name: "basic", url: fake.upstreams.basic, type: "oci", usernameSecret: "FAKE_USER", passwordSecret: "FAKE_PASSWORD", timeoutMs: 2000 },
+        { name: "hub", url: fake.upstreams.hub, type: "dockerhub", allow: ["library/*", "team/**"], tagTtlSeconds: 3600, timeoutMs: 2000 },
+        { name: "fresh", url: fake.upstreams.fresh, type: "oci", tagTtlSeconds: 0, timeoutMs: 2000 },
+        { name: "slow", url: fake.upstreams.slow, type: "oci", timeoutMs: 300 },
+      ];
+      return {
+        wrangler: { configPath: `${root}/wrangler.toml` },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: await readD1Migrations(`${root}/migrations`),
+            // Small enough that the oversized-body tests stay fast, large enough for the
+            // conformance suite's single-request pushes of 3 × OCI-Chunk-Min-Length (8 MiB).
+            PIER_MAX_BODY_BYTES: String(25 * 1024 * 1024),
+            PIER_UPSTREAMS: JSON.stringify(upstreams),
+            // The secrets "private" and "basic" name; the fake servers accept exactly these.
+            FAKE_USER: "puller",
+            FAKE_PASSWORD: "secret",
+            // For the helpers in test/helpers/fake-upstream.ts: scripting and redirect target.
+            FAKE_UPSTREAM_CONTROL: fake.control,
+            FAKE_UPSTREAM_CDN: fake.cdn,
+          },
         },
-      },
-    })),
+      };
+    }),
   ],
   test: {
     root,

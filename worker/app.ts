@@ -5,6 +5,7 @@ import { ConfigError, configFrom, DEFAULT_MAX_BODY_BYTES } from "./config";
 import type { Bindings } from "./env";
 import { drain } from "./streams";
 import { errorBody, RegistryError } from "./errors";
+import { cacheApiRoutes } from "./routes/api/cache";
 import { blobRoutes } from "./routes/blobs";
 import type { AppEnv } from "./routes/context";
 import { listingRoutes } from "./routes/listings";
@@ -40,6 +41,7 @@ export function buildApp(): Hono<AppEnv> {
   app.route("/v2", uploadRoutes);
   app.route("/v2", blobRoutes);
   app.route("/v2", manifestRoutes);
+  app.route("/api/v1/cache", cacheApiRoutes);
 
   app.notFound(() => renderError(new RegistryError("UNSUPPORTED", "no such endpoint", { status: 404 })));
   app.onError(async (error, c) => {

@@ -1,11 +1,21 @@
 // The Worker's bindings (wrangler.toml) and the configuration derived from them,
 // parsed and validated once per isolate so that a bad setting fails loudly.
+import type { BlobFill } from "../durable-objects/blob-fill";
 import type { UploadSession } from "../durable-objects/upload-session";
+import type { JobMessage } from "./jobs/messages";
 
 export interface Bindings {
   BLOBS: R2Bucket;
   DB: D1Database;
   UPLOAD_SESSIONS: DurableObjectNamespace<UploadSession>;
+  /** One object per digest being fetched from an upstream (single flight). */
+  BLOB_FILLS: DurableObjectNamespace<BlobFill>;
+  /** Background work: cache prefetches (worker/jobs). */
+  JOBS: Queue<JobMessage>;
   /** Largest request body accepted, in bytes (a decimal string). */
   PIER_MAX_BODY_BYTES?: string;
+  /** Upstream registries: a JSON string (.dev.vars) or an array (wrangler.toml [vars]). */
+  PIER_UPSTREAMS?: unknown;
+  /** Name of the upstream that unprefixed mirror reads go to. */
+  PIER_MIRROR_DEFAULT?: string;
 }

@@ -20,7 +20,10 @@ export const ERROR_CODES = {
   DENIED: { status: 403, message: "requested access to the resource is denied" },
   UNSUPPORTED: { status: 405, message: "the operation is unsupported" },
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
-  // Not a client mistake: storage or a platform service failed. The only 5xx Pier sends.
+  // The management API (/api/v1) only: a request body that is not what the endpoint takes.
+  INVALID_REQUEST: { status: 400, message: "invalid request" },
+  // Not a client mistake: storage, a platform service or an upstream failed. Upstream failures
+  // carry 502 (bad answer) or 504 (no answer in time) instead of 500.
   UNKNOWN: { status: 500, message: "unknown error" },
 } as const;
 

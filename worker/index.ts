@@ -1,12 +1,17 @@
-// The Worker's entry point. Durable Object classes are re-exported here so that wrangler can
-// bind them (wrangler.toml [[durable_objects.bindings]]).
+// The Worker's entry point: HTTP through the Hono app, queue batches through the job
+// consumer. Durable Object classes are re-exported here so that wrangler can bind them
+// (wrangler.toml [[durable_objects.bindings]]).
 import { buildApp } from "./app";
 import type { Bindings } from "./env";
+import { consumeJobs } from "./jobs/consumer";
+import type { JobMessage } from "./jobs/messages";
 
 const app = buildApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Bindings>;
+  queue: consumeJobs,
+} satisfies ExportedHandler<Bindings, JobMessage>;
 
+export { BlobFill } from "../durable-objects/blob-fill";
 export { UploadSession } from "../durable-objects/upload-session";

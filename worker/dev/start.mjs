@@ -33,3 +33,29 @@ Pier, an OCI registry, is starting on http://${address}
 const server = spawn("npx", ["wrangler", "dev", ...process.argv.slice(2)], { cwd: root, env, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
 server.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+checkConfiguration();
+
+/**
+ * Asks the running worker once whether its configuration is valid. The worker reads exactly
+ * what wrangler gives it (wrangler.toml [vars], .dev.vars, --var), so this checks the real
+ * thing; a bad setting stops `npm start` with the worker's own message naming it.
+ */
+async function checkConfiguration() {
+  const port = /--port[= ](\d+)/.exec(process.argv.slice(2).join(" "))?.[1] ?? address.split(":")[1];
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/v2/`, { signal: AbortSignal.timeout(5_000) });
+      const text = await response.text();
+      if (!text.includes("Pier is misconfigured")) return;
+      const message = JSON.parse(text).errors?.[0]?.message ?? text;
+      console.error(`\n${message}\nFix the setting (wrangler.toml [vars] or .dev.vars) and run npm start again.`);
+      server.kill("SIGTERM");
+      process.exitCode = 1;
+      return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}

@@ -1,14 +1,16 @@
 // GET / HEAD / DELETE /v2/<name>/blobs/<digest>
 import { Hono } from "hono";
 import { parseDigest } from "../oci/digest";
-import { deleteBlob, openBlob, statBlob } from "../services/blobs";
-import { type AppEnv, repositoryParam } from "./context";
+import { openProxiedBlob, statProxiedBlob } from "../proxy/blob-cache";
+import { type BlobContent, deleteBlob, openBlob, statBlob } from "../services/blobs";
+import { type AppEnv, readTarget, waitUntilOf, writeRepository } from "./context";
 
 export const blobRoutes = new Hono<AppEnv>();
 
 blobRoutes.get("/:name{.+}/blobs/:digest", async (c) => {
-  const repository = repositoryParam(c);
   const digest = parseDigest(c.req.param("digest"));
+  const route = await readTarget(c);
+  const proxied = route.kind === "proxy";
   const headers: Record<string, string> = {
     "Content-Type": "application/octet-stream",
     "Docker-Content-Digest": digest,
@@ -18,10 +20,17 @@ blobRoutes.get("/:name{.+}/blobs/:digest", async (c) => {
     "Cache-Control": "max-age=31536000, immutable",
   };
   if (c.req.method === "HEAD") {
-    const blob = await statBlob(c.env, repository, digest);
+    const blob: { size: number; cache?: string } = proxied
+      ? await statProxiedBlob(c.env, waitUntilOf(c), route.target, digest)
+      : await statBlob(c.env, route.repository, digest);
+    if (blob.cache !== undefined) headers["X-Pier-Cache"] = blob.cache;
     return new Response(null, { status: 200, headers: { ...headers, "Content-Length": String(blob.size) } });
   }
-  const blob = await openBlob(c.env, repository, digest, c.req.header("Range") ?? null);
+  const range = c.req.header("Range") ?? null;
+  const blob: BlobContent & { cache?: string } = proxied
+    ? await openProxiedBlob(c.env, waitUntilOf(c), route.target, digest, range)
+    : await openBlob(c.env, route.repository, digest, range);
+  if (blob.cache !== undefined) headers["X-Pier-Cache"] = blob.cache;
   if (blob.range === null) {
     return new Response(blob.body, { status: 200, headers: { ...headers, "Content-Length": String(blob.size) } });
   }
@@ -33,6 +42,6 @@ blobRoutes.get("/:name{.+}/blobs/:digest", async (c) => {
 });
 
 blobRoutes.delete("/:name{.+}/blobs/:digest", async (c) => {
-  await deleteBlob(c.env, repositoryParam(c), parseDigest(c.req.param("digest")));
+  await deleteBlob(c.env, writeRepository(c), parseDigest(c.req.param("digest")));
   return c.body(null, 202);
 });

@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import type { Config } from "../config";
 import type { Bindings } from "../env";
 import { parseRepoName, type RepoName } from "../oci/names";
+import { type ReadTarget, routeRead, routeWrite } from "../proxy/routing";
 
 export interface AppEnv {
   Bindings: Bindings;
@@ -12,8 +13,25 @@ export interface AppEnv {
 
 export type AppContext = Context<AppEnv>;
 
-export function repositoryParam(c: AppContext): RepoName {
-  return parseRepoName(c.req.param("name") ?? "");
+/** The repository a write (push, delete) goes to: always local, never an upstream's. */
+export function writeRepository(c: AppContext): RepoName {
+  return routeWrite(c.var.config, parseRepoName(c.req.param("name") ?? ""));
+}
+
+/** Where a read goes: a local repository or an upstream (worker/proxy/routing.ts). */
+export function readTarget(c: AppContext): Promise<ReadTarget> {
+  return routeRead(c.env, c.var.config, c.req.param("name") ?? "", c.req.query("ns"));
+}
+
+/** The query that chose the upstream (`ns`), which a next-page Link must keep. */
+export function routingQuery(c: AppContext): Record<string, string> {
+  const ns = c.req.query("ns");
+  return ns === undefined ? {} : { ns };
+}
+
+/** Work that may finish after the answer (statistics), bound to this request. */
+export function waitUntilOf(c: AppContext): (promise: Promise<unknown>) => void {
+  return (promise) => c.executionCtx.waitUntil(promise);
 }
 
 /** Content-Length as a number, or null when absent (chunked transfer) or malformed. */

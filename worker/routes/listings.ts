@@ -2,8 +2,9 @@
 import { Hono } from "hono";
 import { parseDigest } from "../oci/digest";
 import { nextLink, parsePage } from "../oci/pagination";
-import { listCatalog, listReferrers, listTags } from "../services/listings";
-import { type AppEnv, repositoryParam } from "./context";
+import { listProxiedTags } from "../proxy/tag-listing";
+import { type Listing, listCatalog, listReferrers, listTags } from "../services/listings";
+import { type AppEnv, readTarget, routingQuery, waitUntilOf } from "./context";
 
 export const listingRoutes = new Hono<AppEnv>();
 
@@ -15,23 +16,34 @@ listingRoutes.get("/_catalog", async (c) => {
 });
 
 listingRoutes.get("/:name{.+}/tags/list", async (c) => {
-  const repository = repositoryParam(c);
+  const route = await readTarget(c);
+  const name = c.req.param("name");
   const page = parsePage(c.req.query("n"), c.req.query("last"));
-  const listing = await listTags(c.env, repository, page);
-  if (listing.next !== null) c.header("Link", nextLink(`/v2/${repository}/tags/list`, page.limit, listing.next));
-  return c.json({ name: repository, tags: listing.items });
+  let listing: Listing<string>;
+  if (route.kind === "local") {
+    listing = await listTags(c.env, route.repository, page);
+  } else {
+    const proxied = await listProxiedTags(c.env, waitUntilOf(c), route.target, page);
+    c.header("X-Pier-Cache", proxied.cache);
+    listing = proxied;
+  }
+  if (listing.next !== null) c.header("Link", nextLink(`/v2/${name}/tags/list`, page.limit, listing.next, routingQuery(c)));
+  return c.json({ name, tags: listing.items });
 });
 
 listingRoutes.get("/:name{.+}/referrers/:digest", async (c) => {
-  const repository = repositoryParam(c);
   const subject = parseDigest(c.req.param("digest"));
+  const route = await readTarget(c);
+  // Referrers of cached content are those Pier has cached (the referrers API is not a pull).
+  const repository = route.kind === "local" ? route.repository : route.target.cacheName;
+  const name = c.req.param("name");
   const artifactType = c.req.query("artifactType") || null;
   const page = parsePage(c.req.query("n"), c.req.query("last"));
   const listing = await listReferrers(c.env, repository, subject, artifactType, page);
   if (artifactType !== null) c.header("OCI-Filters-Applied", "artifactType");
   if (listing.next !== null) {
-    const extra: Record<string, string> = artifactType === null ? {} : { artifactType };
-    c.header("Link", nextLink(`/v2/${repository}/referrers/${subject}`, page.limit, listing.next, extra));
+    const extra: Record<string, string> = artifactType === null ? routingQuery(c) : { ...routingQuery(c), artifactType };
+    c.header("Link", nextLink(`/v2/${name}/referrers/${subject}`, page.limit, listing.next, extra));
   }
   return c.body(JSON.stringify({ schemaVersion: 2, mediaType: listing.mediaType, manifests: listing.items }), 200, {
     "Content-Type": listing.mediaType,

@@ -2,15 +2,23 @@
 import { Hono } from "hono";
 import { parseReadReference, parseReference, parseTag, type Tag } from "../oci/names";
 import { RegistryError } from "../errors";
-import { deleteManifest, getManifest, putManifest, readManifestBody } from "../services/manifests";
-import { type AppEnv, contentLength, repositoryParam } from "./context";
+import { getProxiedManifest } from "../proxy/manifest-cache";
+import { deleteManifest, getManifest, type ManifestContent, putManifest, readManifestBody } from "../services/manifests";
+import { type AppEnv, contentLength, readTarget, waitUntilOf, writeRepository } from "./context";
 
 export const manifestRoutes = new Hono<AppEnv>();
 
 manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
-  const repository = repositoryParam(c);
+  // Grammar first: an invalid reference is the same answer wherever the name routes.
   const reference = parseReadReference(c.req.param("reference"));
-  const manifest = await getManifest(c.env, repository, reference, c.req.method !== "HEAD");
+  const route = await readTarget(c);
+  const withBody = c.req.method !== "HEAD";
+  if (route.kind === "local") return manifestResponse(await getManifest(c.env, route.repository, reference, withBody), {});
+  const manifest = await getProxiedManifest(c.env, waitUntilOf(c), route.target, reference, withBody);
+  return manifestResponse(manifest, { "X-Pier-Cache": manifest.cache });
+});
+
+function manifestResponse(manifest: ManifestContent, extraHeaders: Record<string, string>): Response {
   return new Response(manifest.body, {
     status: 200,
     headers: {
@@ -18,12 +26,13 @@ manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
       "Content-Length": String(manifest.size),
       "Docker-Content-Digest": manifest.digest,
       ETag: `"${manifest.digest}"`,
+      ...extraHeaders,
     },
   });
-});
+}
 
 manifestRoutes.put("/:name{.+}/manifests/:reference", async (c) => {
-  const repository = repositoryParam(c);
+  const repository = writeRepository(c);
   const reference = parseReference(c.req.param("reference"));
   const extraTags = reference.kind === "digest" ? tagParams(c.req.queries("tag") ?? []) : [];
   const bytes = await readManifestBody(c.req.raw.body, contentLength(c));
@@ -51,6 +60,6 @@ function tagParams(values: string[]): Tag[] {
 }
 
 manifestRoutes.delete("/:name{.+}/manifests/:reference", async (c) => {
-  await deleteManifest(c.env, repositoryParam(c), parseReadReference(c.req.param("reference")));
+  await deleteManifest(c.env, writeRepository(c), parseReadReference(c.req.param("reference")));
   return c.body(null, 202);
 });

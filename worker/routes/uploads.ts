@@ -17,13 +17,13 @@ import {
   startUpload,
   uploadOffset,
 } from "../services/uploads";
-import { type AppContext, type AppEnv, blobUrl, contentLength, repositoryParam, uploadUrl } from "./context";
+import { type AppContext, type AppEnv, blobUrl, contentLength, writeRepository, uploadUrl } from "./context";
 
 export const uploadRoutes = new Hono<AppEnv>();
 
 for (const path of ["/:name{.+}/blobs/uploads/", "/:name{.+}/blobs/uploads"]) {
   uploadRoutes.post(path, async (c) => {
-    const repository = repositoryParam(c);
+    const repository = writeRepository(c);
     const algorithm = c.req.query("digest-algorithm");
     // The algorithm the client will close with (end-4c). Both are verified whatever is said
     // here; an unsupported one is refused now rather than at the closing PUT.
@@ -61,21 +61,21 @@ for (const path of ["/:name{.+}/blobs/uploads/", "/:name{.+}/blobs/uploads"]) {
 }
 
 uploadRoutes.get("/:name{.+}/blobs/uploads/:session", async (c) => {
-  const repository = repositoryParam(c);
+  const repository = writeRepository(c);
   const sessionId = c.req.param("session");
   const offset = await uploadOffset(c.env, repository, sessionId);
   return c.body(null, 204, sessionHeaders(repository, sessionId, offset));
 });
 
 uploadRoutes.patch("/:name{.+}/blobs/uploads/:session", async (c) => {
-  const repository = repositoryParam(c);
+  const repository = writeRepository(c);
   const sessionId = c.req.param("session");
   const offset = await appendChunk(c.env, repository, sessionId, chunkOf(c), uploadUrl(repository));
   return c.body(null, 202, sessionHeaders(repository, sessionId, offset));
 });
 
 uploadRoutes.put("/:name{.+}/blobs/uploads/:session", async (c) => {
-  const repository = repositoryParam(c);
+  const repository = writeRepository(c);
   const digestParam = c.req.query("digest");
   if (digestParam === undefined) throw new RegistryError("DIGEST_INVALID", "the closing PUT needs ?digest=<digest>");
   const digest = parseDigest(digestParam);
@@ -84,7 +84,7 @@ uploadRoutes.put("/:name{.+}/blobs/uploads/:session", async (c) => {
 });
 
 uploadRoutes.delete("/:name{.+}/blobs/uploads/:session", async (c) => {
-  await cancelUpload(c.env, repositoryParam(c), c.req.param("session"));
+  await cancelUpload(c.env, writeRepository(c), c.req.param("session"));
   // The spec's answer to cancelling an upload (end-14).
   return c.body(null, 204);
 });

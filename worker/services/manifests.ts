@@ -36,6 +36,11 @@ export interface ManifestContent {
 export async function getManifest(env: Bindings, repository: RepoName, reference: Reference, withBody: boolean): Promise<ManifestContent> {
   const manifest = await findManifest(env, repository, reference);
   if (manifest === null) throw unknownManifest(repository, reference);
+  return serveStoredManifest(env, manifest, withBody);
+}
+
+/** A stored manifest's answer: its headers, and its bytes unless this is a HEAD. */
+export async function serveStoredManifest(env: Bindings, manifest: StoredManifest, withBody: boolean): Promise<ManifestContent> {
   const content = { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size };
   if (!withBody) return { ...content, body: null };
   const body = await readStoredBytes(env.BLOBS, manifest, null);
@@ -62,10 +67,7 @@ export async function putManifest(
   }
   await requireReferencedContent(env, repository, manifest);
 
-  const location =
-    bytes.byteLength <= INLINE_MANIFEST_BYTES
-      ? { objectKey: null, content: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) }
-      : { objectKey: await storeLargeManifest(env, digest, bytes), content: null };
+  const location = await manifestLocation(env, digest, bytes);
   const subject = manifest.subject?.digest ?? null;
   await recordManifest(
     database(env.DB),
@@ -133,11 +135,31 @@ async function requireReferencedContent(env: Bindings, repository: RepoName, man
   }
 }
 
-async function storeLargeManifest(env: Bindings, digest: Digest, bytes: Uint8Array): Promise<string> {
+/**
+ * Where a manifest's bytes go: small UTF-8 ones inline in their D1 row, the rest in R2.
+ * `digest` must have been computed from `bytes`.
+ */
+export async function manifestLocation(env: Bindings, digest: Digest, bytes: Uint8Array): Promise<{ objectKey: string | null; content: string | null }> {
+  if (bytes.byteLength <= INLINE_MANIFEST_BYTES) {
+    // TEXT holds the exact bytes of valid UTF-8 (pushed manifests always are: they are checked
+    // JSON; an upstream's might not be, and then goes to R2).
+    const text = decodeUtf8(bytes);
+    if (text !== null) return { objectKey: null, content: text };
+  }
   const written = await writeVerified(env.BLOBS, digest, bytes, bytes.byteLength);
   // The digest was computed from these very bytes; a mismatch means storage misbehaved.
   if (!written.ok) throw new RegistryError("UNKNOWN", `storing manifest ${digest} failed`);
-  return written.objectKey;
+  return { objectKey: written.objectKey, content: null };
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function decodeUtf8(bytes: Uint8Array): string | null {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
 }
 
 function unknownManifest(repository: RepoName, reference: Reference): RegistryError {

@@ -7,6 +7,9 @@
 //   uploads/<session-id>      bytes assembled by an upload session from R2 multipart parts. The
 //                             digest is learned only at the final PUT and R2 cannot rename, so
 //                             the object stays here; D1 `blobs.object_key` maps digest → key.
+//   fills/<fill-id>           bytes fetched from an upstream by a BlobFill (pull-through cache)
+//                             in multipart parts; like uploads/, visible only once D1 records
+//                             the digest, which happens after the fill verified it.
 //
 // Either way a blob's bytes are stored once for the whole registry (D1 `blobs` has one row per
 // digest) and reached only through D1, which also says which repositories may read them.
@@ -18,4 +21,8 @@ export function contentKey(digest: Digest): string {
 
 export function uploadKey(sessionId: string): string {
   return `uploads/${sessionId}`;
+}
+
+export function fillKey(fillId: string): string {
+  return `fills/${fillId}`;
 }

@@ -1,0 +1,186 @@
+// What the pull-through cache records: per upstream, requests served from the cache vs.
+// fetched, bytes served vs. fetched, upstream errors and stale serves; per cached artifact,
+// its last pull and pull count. GET /api/v1/cache/stats reads it; retention will too.
+//
+// A D1 write on every pull would cost the hot path a round trip (and serialise warm pulls on
+// D1's writer), so each isolate adds events up in memory and writes them in one batch, off
+// the response path (waitUntil), at most once a second. Counters are therefore up to a
+// second behind, and an isolate that dies loses its last second of counts: fine for
+// statistics, which is all this is. Reading the stats first flushes the reading isolate.
+import { sql } from "drizzle-orm";
+import type { Bindings } from "../env";
+import { database } from "../storage/db/client";
+import { cacheCounters, cachedArtifacts } from "../storage/db/schema";
+
+export type CacheOutcome = "hit" | "miss" | "stale";
+
+export interface ServedArtifact {
+  upstream: string;
+  /** The upstream's repository name (normalised). */
+  repository: string;
+  digest: string;
+  kind: "manifest" | "blob";
+  size: number;
+  outcome: CacheOutcome;
+  /** Bytes sent to the client (0 for HEAD). */
+  bytesServed: number;
+  /** Bytes this request fetched from upstream. */
+  bytesFetched: number;
+}
+
+interface Counters {
+  hits: number;
+  misses: number;
+  staleServes: number;
+  upstreamErrors: number;
+  bytesServed: number;
+  bytesFetched: number;
+}
+
+interface Pending {
+  counters: Map<string, Counters>;
+  artifacts: Map<string, { upstream: string; repository: string; digest: string; kind: "manifest" | "blob"; size: number; pulls: number; at: number }>;
+  since: number;
+}
+
+type WaitUntil = (promise: Promise<unknown>) => void;
+
+const FLUSH_INTERVAL_MS = 1_000;
+const pendingByDatabase = new WeakMap<D1Database, Pending>();
+
+export function recordServed(env: Bindings, waitUntil: WaitUntil, served: ServedArtifact): void {
+  const pending = pendingFor(env);
+  const counters = countersFor(pending, served.upstream);
+  if (served.outcome === "hit") counters.hits++;
+  else if (served.outcome === "miss") counters.misses++;
+  else counters.staleServes++;
+  counters.bytesServed += served.bytesServed;
+  counters.bytesFetched += served.bytesFetched;
+  const key = `${served.upstream} ${served.repository} ${served.digest}`;
+  const artifact = pending.artifacts.get(key);
+  if (artifact) {
+    artifact.pulls++;
+    artifact.at = Date.now();
+  } else {
+    const { upstream, repository, digest, kind, size } = served;
+    pending.artifacts.set(key, { upstream, repository, digest, kind, size, pulls: 1, at: Date.now() });
+  }
+  flushWhenDue(env, waitUntil);
+}
+
+/** Bytes fetched outside a client's request (prefetch, a fill whose client left). */
+export function recordFetched(env: Bindings, waitUntil: WaitUntil, upstream: string, bytes: number): void {
+  countersFor(pendingFor(env), upstream).bytesFetched += bytes;
+  flushWhenDue(env, waitUntil);
+}
+
+export function recordUpstreamError(env: Bindings, waitUntil: WaitUntil, upstream: string): void {
+  countersFor(pendingFor(env), upstream).upstreamErrors++;
+  flushWhenDue(env, waitUntil);
+}
+
+export interface UpstreamStats extends Counters {
+  upstream: string;
+  /** Share of requests answered without fetching (hits and stale serves). */
+  hitRatio: number;
+  /** Bytes served that did not have to come from upstream. */
+  bytesSaved: number;
+}
+
+export interface CachedArtifactStats {
+  upstream: string;
+  repository: string;
+  digest: string;
+  kind: "manifest" | "blob";
+  size: number;
+  pullCount: number;
+  lastPulledAt: string;
+  cachedAt: string;
+}
+
+/** Totals per upstream and the most recently pulled artifacts. */
+export async function readCacheStats(env: Bindings, artifactLimit: number): Promise<{ upstreams: UpstreamStats[]; artifacts: CachedArtifactStats[] }> {
+  await flushCacheStats(env);
+  const db = database(env.DB);
+  const [counterRows, artifactRows] = await Promise.all([
+    db.select().from(cacheCounters).orderBy(cacheCounters.upstream),
+    db.select().from(cachedArtifacts).orderBy(sql`${cachedArtifacts.lastPulledAt} desc`).limit(artifactLimit),
+  ]);
+  return {
+    upstreams: counterRows.map(({ updatedAt: _, ...row }) => {
+      const requests = row.hits + row.misses + row.staleServes;
+      return {
+        ...row,
+        hitRatio: requests === 0 ? 0 : (row.hits + row.staleServes) / requests,
+        bytesSaved: Math.max(0, row.bytesServed - row.bytesFetched),
+      };
+    }),
+    artifacts: artifactRows.map((row) => ({
+      ...row,
+      lastPulledAt: new Date(row.lastPulledAt).toISOString(),
+      cachedAt: new Date(row.cachedAt).toISOString(),
+    })),
+  };
+}
+
+/** Writes this isolate's pending counts to D1 now. */
+export async function flushCacheStats(env: Bindings): Promise<void> {
+  const pending = pendingByDatabase.get(env.DB);
+  if (pending === undefined || (pending.counters.size === 0 && pending.artifacts.size === 0)) return;
+  pendingByDatabase.delete(env.DB);
+  const db = database(env.DB);
+  const now = Date.now();
+  const counterStatements = [...pending.counters].map(([upstream, delta]) =>
+    db
+      .insert(cacheCounters)
+      .values({ upstream, ...delta, updatedAt: now })
+      .onConflictDoUpdate({
+        target: cacheCounters.upstream,
+        set: {
+          hits: sql`${cacheCounters.hits} + ${delta.hits}`,
+          misses: sql`${cacheCounters.misses} + ${delta.misses}`,
+          staleServes: sql`${cacheCounters.staleServes} + ${delta.staleServes}`,
+          upstreamErrors: sql`${cacheCounters.upstreamErrors} + ${delta.upstreamErrors}`,
+          bytesServed: sql`${cacheCounters.bytesServed} + ${delta.bytesServed}`,
+          bytesFetched: sql`${cacheCounters.bytesFetched} + ${delta.bytesFetched}`,
+          updatedAt: now,
+        },
+      }),
+  );
+  const artifactStatements = [...pending.artifacts.values()].map((artifact) =>
+    db
+      .insert(cachedArtifacts)
+      .values({ ...artifact, pullCount: artifact.pulls, lastPulledAt: artifact.at, cachedAt: artifact.at })
+      .onConflictDoUpdate({
+        target: [cachedArtifacts.upstream, cachedArtifacts.repository, cachedArtifacts.digest],
+        set: { pullCount: sql`${cachedArtifacts.pullCount} + ${artifact.pulls}`, lastPulledAt: artifact.at },
+      }),
+  );
+  const statements = [...counterStatements, ...artifactStatements];
+  if (statements.length > 0) await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
+}
+
+function pendingFor(env: Bindings): Pending {
+  let pending = pendingByDatabase.get(env.DB);
+  if (pending === undefined) {
+    pending = { counters: new Map(), artifacts: new Map(), since: Date.now() };
+    pendingByDatabase.set(env.DB, pending);
+  }
+  return pending;
+}
+
+function countersFor(pending: Pending, upstream: string): Counters {
+  let counters = pending.counters.get(upstream);
+  if (counters === undefined) {
+    counters = { hits: 0, misses: 0, staleServes: 0, upstreamErrors: 0, bytesServed: 0, bytesFetched: 0 };
+    pending.counters.set(upstream, counters);
+  }
+  return counters;
+}
+
+function flushWhenDue(env: Bindings, waitUntil: WaitUntil): void {
+  const pending = pendingByDatabase.get(env.DB);
+  if (pending !== undefined && Date.now() - pending.since >= FLUSH_INTERVAL_MS) {
+    waitUntil(flushCacheStats(env).catch((error) => console.error("writing cache statistics failed", error)));
+  }
+}

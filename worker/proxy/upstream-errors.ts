@@ -1,0 +1,27 @@
+// What a client sees when the upstream fails and Pier has nothing cached to answer with.
+// Upstream rate limits are passed on as such (with their Retry-After, so clients back off);
+// everything else is the gateway's failure, not the client's: 504 when the upstream did not
+// answer in time or could not be reached, 502 when it answered with something unusable.
+import { RegistryError } from "../errors";
+import type { UpstreamFailure } from "./upstream-client";
+
+export function upstreamFailureToError(upstream: string, failure: UpstreamFailure): RegistryError {
+  switch (failure.kind) {
+    case "timeout":
+      return new RegistryError("UNKNOWN", `upstream ${upstream} did not answer within ${failure.ms} ms`, { status: 504 });
+    case "unreachable":
+      return new RegistryError("UNKNOWN", `upstream ${upstream} could not be reached: ${failure.message}`, { status: 504 });
+    case "invalid":
+      return new RegistryError("UNKNOWN", `upstream ${upstream} sent an unusable answer: ${failure.message}`, { status: 502 });
+    case "status":
+      if (failure.status === 429) {
+        return new RegistryError("TOOMANYREQUESTS", `upstream ${upstream} is rate-limiting Pier; try again later`, {
+          headers: failure.retryAfter === null ? {} : { "Retry-After": failure.retryAfter },
+        });
+      }
+      if (failure.status === 401 || failure.status === 403) {
+        return new RegistryError("UNKNOWN", `upstream ${upstream} refused Pier's credentials (HTTP ${failure.status}); check its usernameSecret/passwordSecret`, { status: 502 });
+      }
+      return new RegistryError("UNKNOWN", `upstream ${upstream} answered HTTP ${failure.status}`, { status: 502 });
+  }
+}
