@@ -1,6 +1,12 @@
 // Blobs through the pull-through cache, as clients see them: HEAD and range requests, redirects
-// to a CDN, upstream errors when nothing is cached, and blobs Pier stores for another repository.
+// to a CDN, upstream errors when nothing is cached, blobs Pier stores for another repository,
+// and the prefetch entry point.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { configFrom } from "../../worker/config";
+import type { Digest } from "../../worker/oci/digest";
+import { ensureProxiedBlob } from "../../worker/proxy/blob-cache";
+import { proxyTarget } from "../../worker/proxy/routing";
 import { random, seedBlob, setBehaviour, uniqueRepo, upstreamLog } from "../helpers/fake-upstream";
 import { blobRequests, proxiedBlob } from "../helpers/proxy-blobs";
 import { bodyBytes, errorCode, expectSameBytes, pushBlob } from "../helpers/registry";
@@ -170,5 +176,24 @@ describe("a blob Pier already stores for another repository", () => {
     expectSameBytes(await bodyBytes(response), bytes);
     expect(await blobRequests(repo, digest, "HEAD")).toHaveLength(1);
     expect(await blobRequests(repo, digest, "GET")).toHaveLength(0);
+  });
+});
+
+describe("ensuring a blob is cached (prefetch)", () => {
+  it("fills it once and reports the bytes fetched; a second call fetches nothing", async () => {
+    const repo = uniqueRepo();
+    const bytes = random(70_000);
+    const digest = (await seedBlob(repo, bytes)) as Digest;
+    const target = proxyTarget(configFrom(env).upstreams.find((upstream) => upstream.name === "fake")!, repo);
+    const pending: Promise<unknown>[] = [];
+    const waitUntil = (promise: Promise<unknown>) => void pending.push(promise);
+
+    expect(await ensureProxiedBlob(env, waitUntil, target, digest)).toEqual({ fetched: 70_000 });
+    expect(await ensureProxiedBlob(env, waitUntil, target, digest)).toEqual({ fetched: 0 });
+    await Promise.all(pending);
+    const hit = await proxiedBlob("fake", repo, digest);
+    expect(hit.headers.get("X-Pier-Cache")).toBe("hit");
+    expectSameBytes(await bodyBytes(hit), bytes);
+    expect(await blobRequests(repo, digest, "GET")).toHaveLength(1);
   });
 });

@@ -51,7 +51,7 @@ describe("bytes that do not match their digest", () => {
     const result = await fillDone("fake", repo, digest);
     expect(result).toMatchObject({ kind: "failed", failure: { kind: "invalid" } });
     await expectNothingStored(digest);
-  });
+  }, 30_000);
 
   it("error every client that joined the fill", async () => {
     const repo = uniqueRepo();
@@ -79,7 +79,7 @@ describe("an upstream that dies mid-blob", () => {
     const result = await fillDone("fake", repo, digest);
     expect(result).toMatchObject({ kind: "failed", failure: { kind: "unreachable" } });
     await expectNothingStored(digest);
-  });
+  }, 30_000);
 
   it("is fetched again by the next request, which succeeds once upstream does", async () => {
     const repo = uniqueRepo();
@@ -130,5 +130,5 @@ describe("the fill object's alarm", () => {
     await release(repo);
     expectSameBytes(await readRest(reader, head), bytes);
     expect(await openMultiparts(digest)).toBe(0);
-  });
+  }, 30_000);
 });

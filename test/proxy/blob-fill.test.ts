@@ -5,6 +5,9 @@ import { random, release, seedBlob, setBehaviour, uniqueRepo } from "../helpers/
 import { blobRequests, fillDone, firstChunk, proxiedBlob, readRest } from "../helpers/proxy-blobs";
 import { bodyBytes, expectSameBytes, MiB } from "../helpers/registry";
 
+/** Tests that move tens of MiB through the fake upstream, R2 and back need more than 5 s under load. */
+const LARGE_TIMEOUT_MS = 30_000;
+
 describe("a cache miss", () => {
   it("is fetched with one upstream GET, then served from the cache", async () => {
     const repo = uniqueRepo();
@@ -51,7 +54,7 @@ describe("a cache miss", () => {
     expect(hit.headers.get("X-Pier-Cache")).toBe("hit");
     expectSameBytes(await bodyBytes(hit), bytes);
     expect(await blobRequests(repo, digest, "GET")).toHaveLength(1);
-  });
+  }, LARGE_TIMEOUT_MS);
 
   it("stores an empty blob", async () => {
     const repo = uniqueRepo();
@@ -77,7 +80,7 @@ describe("concurrent misses of one digest", () => {
       expectSameBytes(bodies[index]!, bytes);
     }
     expect(await blobRequests(repo, digest, "GET")).toHaveLength(1);
-  });
+  }, LARGE_TIMEOUT_MS);
 
   it("stream bytes to a client that joins before the fill has ended", async () => {
     const repo = uniqueRepo();
@@ -111,7 +114,7 @@ describe("concurrent misses of one digest", () => {
     expect((await fillDone("fake", repo, digest)).kind).toBe("stored");
     expectSameBytes(await readRest(reader, [chunk]), bytes);
     expect(await blobRequests(repo, digest, "GET")).toHaveLength(1);
-  });
+  }, LARGE_TIMEOUT_MS);
 });
 
 describe("a request for the digest from another repository during a fill", () => {
