@@ -15,7 +15,7 @@ import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
 import type { Digest } from "../oci/digest";
 import { type ByteRange, parseRangeHeader } from "../oci/ranges";
-import { type BlobContent, missingBytes } from "../services/blobs";
+import { type BlobContent, missingBytes, satisfiableRange } from "../services/blobs";
 import { readStoredBytes } from "../storage/blob-store";
 import { database } from "../storage/db/client";
 import { type BlobLocation, findRepositoryBlob, findStoredBlob, linkBlob } from "../storage/db/queries/blobs";
@@ -55,7 +55,7 @@ export async function openProxiedBlob(
   let size: number | undefined;
   if (rangeHeader !== null && parseRangeHeader(rangeHeader, Number.MAX_SAFE_INTEGER) !== null) {
     size = await upstreamHead(env, waitUntil, target, digest);
-    range = satisfiable(parseRangeHeader(rangeHeader, size), rangeHeader, size);
+    range = satisfiableRange(rangeHeader, size);
   }
   const answer = await fillStub(env, digest).open(fillRequest(target, digest, range, size));
   switch (answer.kind) {
@@ -114,20 +114,11 @@ async function serveStored(
   cache: CacheOutcome,
   fetched: number,
 ): Promise<BlobContent & { cache: CacheOutcome }> {
-  const range = satisfiable(parseRangeHeader(rangeHeader, blob.size), rangeHeader, blob.size);
+  const range = satisfiableRange(rangeHeader, blob.size);
   const body = await readStoredBytes(env.BLOBS, blob, range);
   if (body === null) throw missingBytes(blob.digest);
   served(env, waitUntil, target, blob.digest, blob.size, cache, range?.length ?? blob.size, fetched);
   return { digest: blob.digest, size: blob.size, range, body, cache };
-}
-
-/** The range to send; 416 (as for local blobs, worker/services/blobs.ts) when it starts past the end. */
-function satisfiable(range: ByteRange | null | "unsatisfiable", rangeHeader: string | null, size: number): ByteRange | null {
-  if (range !== "unsatisfiable") return range;
-  throw new RegistryError("SIZE_INVALID", `range "${rangeHeader}" is outside the blob's ${size} bytes`, {
-    status: 416,
-    headers: { "Content-Range": `bytes */${size}` },
-  });
 }
 
 /** An upstream HEAD of the blob: its size. Throws the client's error on 404 or failure. */

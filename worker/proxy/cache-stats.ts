@@ -147,13 +147,13 @@ export async function flushCacheStats(env: Bindings): Promise<void> {
         },
       }),
   );
-  const artifactStatements = [...pending.artifacts.values()].map((artifact) =>
+  const artifactStatements = [...pending.artifacts.values()].map(({ pulls, at, ...artifact }) =>
     db
       .insert(cachedArtifacts)
-      .values({ ...artifact, pullCount: artifact.pulls, lastPulledAt: artifact.at, cachedAt: artifact.at })
+      .values({ ...artifact, pullCount: pulls, lastPulledAt: at, cachedAt: at })
       .onConflictDoUpdate({
         target: [cachedArtifacts.upstream, cachedArtifacts.repository, cachedArtifacts.digest],
-        set: { pullCount: sql`${cachedArtifacts.pullCount} + ${artifact.pulls}`, lastPulledAt: artifact.at },
+        set: { pullCount: sql`${cachedArtifacts.pullCount} + ${pulls}`, lastPulledAt: at },
       }),
   );
   const statements = [...counterStatements, ...artifactStatements];

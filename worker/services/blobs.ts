@@ -25,17 +25,21 @@ export async function statBlob(env: Bindings, repository: RepoName, digest: Dige
 /** A blob's bytes, or the range asked for; 416 when the range starts past the end. */
 export async function openBlob(env: Bindings, repository: RepoName, digest: Digest, rangeHeader: string | null): Promise<BlobContent> {
   const blob = await requireBlob(env, repository, digest);
-  const range = parseRangeHeader(rangeHeader, blob.size);
-  if (range === "unsatisfiable") {
-    // The spec has no code for this; SIZE_INVALID says what is wrong (BLOB_UNKNOWN would not).
-    throw new RegistryError("SIZE_INVALID", `range "${rangeHeader}" is outside the blob's ${blob.size} bytes`, {
-      status: 416,
-      headers: { "Content-Range": `bytes */${blob.size}` },
-    });
-  }
+  const range = satisfiableRange(rangeHeader, blob.size);
   const body = await readStoredBytes(env.BLOBS, blob, range);
   if (body === null) throw missingBytes(digest);
   return { digest, size: blob.size, range, body };
+}
+
+/** The range a Range header asks for (null: the whole blob); 416 when it starts past the end. */
+export function satisfiableRange(rangeHeader: string | null, size: number): ByteRange | null {
+  const range = parseRangeHeader(rangeHeader, size);
+  if (range !== "unsatisfiable") return range;
+  // The spec has no code for this; SIZE_INVALID says what is wrong (BLOB_UNKNOWN would not).
+  throw new RegistryError("SIZE_INVALID", `range "${rangeHeader}" is outside the blob's ${size} bytes`, {
+    status: 416,
+    headers: { "Content-Range": `bytes */${size}` },
+  });
 }
 
 /** Removes the blob from the repository (202); its bytes stay until garbage collection. */
