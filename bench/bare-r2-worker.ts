@@ -8,6 +8,8 @@
 //   PUT  /multipart/<key>/<uploadId>/<partNumber>       uploadPart(body) -> {"partNumber", "etag"}
 //   POST /multipart/<key>/<uploadId>/complete           body: JSON list of parts
 //   GET  /d1/manifests/<repo>/<tag or digest>           one D1 query, the row's manifest bytes
+//   GET  /tee/<key>?from=<url>                          a cold pull's least: GET url, stream it to
+//                                                       the client and into one R2 put at once
 // Keys, repository names and upload ids are URL-encoded path segments.
 //
 // The last route is the local limit of a manifest GET: one D1 query (the same join as Pier's,
@@ -38,6 +40,10 @@ export default {
         .first<{ digest: string; media_type: string; content: string }>();
       if (row === null) return text(404, "no such manifest");
       return new Response(row.content, { headers: { "Content-Type": row.media_type, "Docker-Content-Digest": row.digest } });
+    }
+
+    if (kind === "tee" && segments.length === 2 && request.method === "GET") {
+      return tee(env, key, new URL(request.url).searchParams.get("from"));
     }
 
     if (kind === "objects" && segments.length === 2) {
@@ -76,4 +82,30 @@ export default {
 
 function text(status: number, message: string): Response {
   return new Response(message, { status });
+}
+
+/**
+ * What any pull-through cache must do on a miss, and nothing else (no hashing, no D1, no Durable
+ * Object): one upstream GET whose body goes to the client and into one R2 put as it arrives. Like
+ * a cache that verifies before it serves, the response ends only once R2 holds the bytes; the
+ * client's copy is passed on chunk by chunk in JavaScript, which is what holding back the end takes.
+ */
+async function tee(env: Env, key: string, from: string | null): Promise<Response> {
+  if (from === null) return text(400, "from= is required");
+  const upstream = await fetch(from);
+  const length = upstream.headers.get("Content-Length");
+  if (!upstream.ok || upstream.body === null || length === null) return text(502, `upstream answered ${upstream.status}`);
+  const [toClient, toR2] = upstream.body.tee();
+  const sized = new FixedLengthStream(Number(length));
+  const stored = Promise.all([toR2.pipeTo(sized.writable), env.BLOBS.put(key, sized.readable)]);
+  const reader = toClient.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (!done) return controller.enqueue(value);
+      await stored;
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { "Content-Length": length } });
 }

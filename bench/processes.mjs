@@ -71,13 +71,17 @@ export async function waitUntilServing(url, timeoutMs, isAlive) {
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
 }
 
-/** Spawns a detached command (its own process group, killed as a whole), keeping its output tail. */
-export function spawnGroup(command, args, options) {
+/**
+ * Spawns a detached command (its own process group, killed as a whole), keeping its output tail.
+ * `onStdout`: also hands it every chunk of stdout, in full (e.g. an access log to count).
+ */
+export function spawnGroup(command, args, { onStdout = null, ...options } = {}) {
   const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"], detached: true });
   liveGroups.add(child.pid);
   let log = "";
   const keep = (chunk) => (log = (log + chunk).slice(-20_000));
   child.stdout.setEncoding("utf8").on("data", keep);
+  if (onStdout !== null) child.stdout.on("data", onStdout);
   child.stderr.setEncoding("utf8").on("data", keep);
   let running = true;
   const exited = new Promise((resolve) => child.on("exit", () => resolve((running = false))));

@@ -1,5 +1,6 @@
 // Turns the raw figures of a benchmark run into medians and ratios, prints them as tables and
 // writes everything (raw samples included) to bench/results/<timestamp>.json.
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,18 @@ import { ROOT } from "./servers.mjs";
 
 const MEMORY_TARGET_MB = 128;
 const MiB = 1024 * 1024;
+
+/** Which Pier was measured: the commit, and uncommitted changes to what gets bundled. */
+export function codeVersion() {
+  // Not trimmed at the start: a porcelain line begins with its status columns (" M path").
+  const git = (...args) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trimEnd();
+  try {
+    const dirty = git("status", "--porcelain", "--", "worker", "durable-objects", "migrations", "wrangler.toml", "package.json");
+    return { commit: git("rev-parse", "--short", "HEAD"), dirty: dirty === "" ? null : dirty.split("\n").map((line) => line.slice(3)).join(", ") };
+  } catch {
+    return { commit: "unknown (not a git checkout)", dirty: null };
+  }
+}
 
 export function median(values) {
   if (!values?.length) return null;
@@ -45,10 +58,10 @@ function summarise(results) {
 
 const cpuPerRequest = (results, server, ref) => median(results.manifest[server]?.cpuMicrosPerRequest[ref]);
 
-const fixed = (value, digits = 0) => (value === null || value === undefined ? "-" : value.toFixed(digits));
-const spread = (values) => (values?.length ? `${fixed(median(values))} (${fixed(Math.min(...values))}-${fixed(Math.max(...values))})` : "-");
+export const fixed = (value, digits = 0) => (value === null || value === undefined ? "-" : value.toFixed(digits));
+export const spread = (values) => (values?.length ? `${fixed(median(values))} (${fixed(Math.min(...values))}-${fixed(Math.max(...values))})` : "-");
 
-function table(rows, indent = "") {
+export function table(rows, indent = "") {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => String(row[column]).length)));
   return rows.map((row) => indent + row.map((cell, column) => String(cell).padEnd(widths[column])).join("  ").trimEnd()).join("\n");
 }

@@ -8,8 +8,8 @@ import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { cpuSeconds, watchMemory } from "./memory.mjs";
 import * as client from "./registry-client.mjs";
-import { printReport, writeResults } from "./report.mjs";
-import { copyRegistryRows, ROOT, startBareWorker, startDistribution, startPier, startWranglerDev } from "./servers.mjs";
+import { codeVersion, printReport, writeResults } from "./report.mjs";
+import { copyRegistryRows, startBareWorker, startDistribution, startPier, startWranglerDev } from "./servers.mjs";
 import { wrk } from "./wrk.mjs";
 
 const MiB = 1024 * 1024;
@@ -46,17 +46,6 @@ const results = {
 };
 
 const log = (message) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
-
-/** Which Pier was measured: the commit, and uncommitted changes to what gets bundled. */
-function codeVersion() {
-  const git = (...args) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
-  try {
-    const dirty = git("status", "--porcelain", "--", "worker", "durable-objects", "migrations", "wrangler.toml", "package.json");
-    return { commit: git("rev-parse", "--short", "HEAD"), dirty: dirty === "" ? null : dirty.split("\n").map((line) => line.slice(3)).join(", ") };
-  } catch {
-    return { commit: "unknown (not a git checkout)", dirty: null };
-  }
-}
 
 async function seconds(work) {
   const start = performance.now();

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { freePort, signal, spawnGroup, stateDir, trackProcess, waitUntilServing, withTimeout } from "./processes.mjs";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -21,7 +22,6 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 process.env.WRANGLER_SEND_METRICS = "false";
 
 const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))[1];
-const PIER_MAX_BODY_BYTES = /^PIER_MAX_BODY_BYTES\s*=\s*"(\d+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))[1];
 
 // --- Workers on Miniflare ---------------------------------------------------------------------
 
@@ -84,8 +84,21 @@ async function startMiniflare(name, dir, script, { inspector = false, ...options
   };
 }
 
-/** Pier as wrangler would deploy it (same bundle, bindings and vars), with its D1 migrated. */
-export async function startPier(name = "pier", { inspector = false } = {}) {
+// The bindings wrangler.toml declares, as wrangler itself hands them to Miniflare: whatever the
+// Worker gains there (a Durable Object, a queue, a var) the benchmark's Pier has too.
+const BINDING_OPTIONS = ["bindings", "r2Buckets", "d1Databases", "durableObjects", "queueProducers", "queueConsumers", "kvNamespaces"];
+function pierBindings(vars) {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const options = Object.fromEntries(BINDING_OPTIONS.filter((key) => workerOptions[key] !== undefined).map((key) => [key, workerOptions[key]]));
+  options.bindings = { ...options.bindings, ...vars };
+  return options;
+}
+
+/**
+ * Pier as wrangler would deploy it (same bundle, bindings and vars), with its D1 migrated.
+ * `vars` ({ NAME: string }) are added to wrangler.toml's [vars], as `wrangler dev --var` would.
+ */
+export async function startPier(name = "pier", { inspector = false, vars = {} } = {}) {
   const dir = stateDir(name);
   const bundled = spawnSync(process.execPath, [WRANGLER, "deploy", "--dry-run", "--outdir", dir], {
     cwd: ROOT,
@@ -93,13 +106,7 @@ export async function startPier(name = "pier", { inspector = false } = {}) {
     timeout: READY_TIMEOUT_MS,
   });
   if (bundled.status !== 0) throw new Error(`bundling Pier failed:\n${bundled.stdout}${bundled.stderr}`);
-  const server = await startMiniflare(name, dir, "index.js", {
-    inspector,
-    r2Buckets: ["BLOBS"],
-    d1Databases: ["DB"],
-    durableObjects: { UPLOAD_SESSIONS: { className: "UploadSession", useSQLite: true } },
-    bindings: { PIER_MAX_BODY_BYTES },
-  });
+  const server = await startMiniflare(name, dir, "index.js", { inspector, ...pierBindings(vars) });
   try {
     await applyMigrations(await server.mf.getD1Database("DB"));
     await waitUntilServing(`${server.url}/v2/`, READY_TIMEOUT_MS, () => true);
@@ -155,17 +162,26 @@ export async function startBareWorker(name = "bare", { inspector = false } = {})
 
 // --- distribution (docker-registry) -------------------------------------------------------
 
-export async function startDistribution() {
-  const dir = stateDir("distribution");
+// One line of the access log (Apache combined format, on stdout):
+// 127.0.0.1 - - [28/Nov/2026:23:31:42 +0000] "GET /v2/x/blobs/sha256:… HTTP/1.1" 200 91 "" "ua"
+const ACCESS_LINE = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+|-) "[^"]*" "([^"]*)"/;
+
+/**
+ * distribution on the filesystem. `accessLog`: keep its access log, read with accessLog() as
+ * [{ method, path, status, bytes, userAgent }] (a line is written once a response is sent). `proxyOf`: run
+ * as a pull-through cache of that registry URL (distribution's `proxy.remoteurl`; read-only).
+ */
+export async function startDistribution({ name = "distribution", accessLog = false, proxyOf = null } = {}) {
+  const dir = stateDir(name);
   const port = await freePort();
-  // Debian's packaged defaults (inmemory blob descriptor cache, delete enabled), minus auth and
-  // the access log, which Miniflare does not write either.
+  // Debian's packaged defaults (inmemory blob descriptor cache, delete enabled), minus auth and,
+  // unless asked for, the access log, which Miniflare does not write either.
   const config = [
     "version: 0.1",
     "log:",
     "  level: error",
     "  accesslog:",
-    "    disabled: true",
+    `    disabled: ${!accessLog}`,
     "storage:",
     "  cache:",
     "    blobdescriptor: inmemory",
@@ -175,10 +191,12 @@ export async function startDistribution() {
     "    enabled: true",
     "http:",
     `  addr: 127.0.0.1:${port}`,
+    ...(proxyOf === null ? [] : ["proxy:", `  remoteurl: ${proxyOf}`]),
     "",
   ].join("\n");
   writeFileSync(join(dir, "config.yml"), config);
-  const proc = spawnGroup("docker-registry", ["serve", join(dir, "config.yml")], { cwd: dir });
+  let access = "";
+  const proc = spawnGroup("docker-registry", ["serve", join(dir, "config.yml")], { cwd: dir, onStdout: accessLog ? (chunk) => (access += chunk) : null });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitUntilServing(`${url}/v2/`, READY_TIMEOUT_MS, proc.isAlive);
@@ -186,7 +204,13 @@ export async function startDistribution() {
     await proc.stop();
     throw new Error(`${error.message}\n${proc.log()}`);
   }
-  return { name: "distribution", url, pid: proc.child.pid, stop: proc.stop };
+  const entries = () =>
+    access
+      .split("\n")
+      .map((line) => ACCESS_LINE.exec(line))
+      .filter((match) => match !== null)
+      .map(([, method, path, status, bytes, userAgent]) => ({ method, path, status: Number(status), bytes: bytes === "-" ? 0 : Number(bytes), userAgent }));
+  return { name, url, pid: proc.child.pid, accessLog: entries, stop: proc.stop };
 }
 
 // --- Pier under `wrangler dev`, for the record ---------------------------------------------

@@ -1,8 +1,9 @@
 // Runs a private Pier for one e2e test file: `wrangler dev` on a free loopback port with its
-// state in a fresh temp dir (so tests never see `npm start`'s data or each other's), and
-// helpers to skip or fail on missing client tools.
+// state in a fresh temp dir (so tests never see `npm start`'s data or each other's), an
+// upstream registry (CNCF distribution) for the pull-through tests, and helpers to skip or
+// fail on missing client tools.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,11 +35,21 @@ export function freePort() {
 /**
  * Starts Pier and resolves once GET /v2/ answers 200: { url, host, dir, logs(mark?), logMark(), stop() }.
  * `stop()` ends wrangler (and workerd under it) and deletes the state dir.
+ *
+ * `vars` ({ NAME: string }) are added to wrangler.toml's [vars] with `--var NAME:VALUE`: wrangler
+ * splits that at the first colon only, so JSON values (PIER_UPSTREAMS) pass intact. Whatever
+ * `vars` holds, `--env-file` names an empty file in the temp dir: given an env file, wrangler
+ * does not read the project's `.dev.vars`, so a developer's local settings never leak in.
  */
-export async function startPier() {
+export async function startPier({ vars = {} } = {}) {
   const dir = makeTempDir("pier-e2e-");
-  const [state, tmp] = [join(dir, "state"), join(dir, "tmp")];
+  const [state, tmp, envFile] = [join(dir, "state"), join(dir, "tmp"), join(dir, "no.env")];
   mkdirSync(tmp);
+  writeFileSync(envFile, "");
+  const varArgs = Object.entries(vars).flatMap(([name, value]) => {
+    if (typeof value !== "string") throw new TypeError(`startPier: var ${name} must be a string (JSON.stringify it)`);
+    return ["--var", `${name}:${value}`];
+  });
   const env = wranglerEnv(tmp);
   // stdin is not a TTY, so wrangler applies the migrations without asking.
   const migrations = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
@@ -58,7 +69,7 @@ export async function startPier() {
   // The inspector port is chosen too: the default 9229 may belong to someone's `npm start`.
   const child = spawn(
     "npx",
-    ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", state],
+    ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", state, "--env-file", envFile, ...varArgs],
     { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   let log = "";
@@ -93,7 +104,7 @@ export async function startPier() {
   };
 
   try {
-    await waitUntilReady(url, () => running);
+    await waitUntilReady(url, () => running, "wrangler dev");
   } catch (error) {
     await stop();
     throw new Error(`${error.message}\n--- wrangler output ---\n${log}`);
@@ -101,11 +112,11 @@ export async function startPier() {
   return { url, host, dir, logs, logMark: () => written, stop };
 }
 
-async function waitUntilReady(url, isRunning) {
+async function waitUntilReady(url, isRunning, what) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = "no answer";
   while (Date.now() < deadline) {
-    if (!isRunning()) throw new Error("wrangler dev exited before Pier answered");
+    if (!isRunning()) throw new Error(`${what} exited before it answered`);
     try {
       const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5_000) });
       if (response.status === 200) return;
@@ -116,7 +127,80 @@ async function waitUntilReady(url, isRunning) {
     // Polling a server that is still starting is the one wait with nothing to await.
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`Pier did not answer GET ${url}/v2/ with 200 within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
+  throw new Error(`${what} did not answer GET ${url}/v2/ with 200 within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
+}
+
+// One line of distribution's access log (Apache combined format, on stdout):
+// 127.0.0.1 - - [28/Nov/2026:23:31:42 +0000] "GET /v2/x/manifests/y?ns=z HTTP/1.1" 404 91 "" "curl/7.88.1"
+const ACCESS_LINE = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+|-) "[^"]*" "([^"]*)"/;
+
+/**
+ * Starts CNCF distribution (Debian's `docker-registry`) on a free loopback port: no auth,
+ * filesystem storage and config in a fresh temp dir, deletes allowed, access log on.
+ * Resolves once GET /v2/ answers 200 with { url, host, dir, accessLog(), logs(), stop() }.
+ * `accessLog()` lists every request answered so far, [{ method, path, status, bytes, userAgent }], in
+ * order (distribution writes a line once the response is sent); `stop()` ends the registry,
+ * is idempotent and deletes its storage.
+ */
+export async function startUpstreamRegistry() {
+  const dir = makeTempDir("pier-e2e-upstream-");
+  const port = await freePort();
+  const config = join(dir, "config.yml");
+  writeFileSync(
+    config,
+    [
+      "version: 0.1",
+      "log:",
+      "  level: error",
+      "  accesslog:",
+      "    disabled: false",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${join(dir, "data")}`,
+      "  delete:",
+      "    enabled: true",
+      "http:",
+      `  addr: 127.0.0.1:${port}`,
+      "",
+    ].join("\n"),
+  );
+  const child = spawn("docker-registry", ["serve", config], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let access = "";
+  let log = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk) => (access += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk) => (log = (log + chunk).slice(-MAX_LOG_CHARS)));
+  let running = true;
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  child.on("error", (error) => (log += `\n${error.message}`));
+  groups.add(child.pid);
+  exited.then(() => {
+    running = false;
+    groups.delete(child.pid);
+  });
+  const host = `127.0.0.1:${port}`;
+  const url = `http://${host}`;
+  const stop = async () => {
+    if (running) {
+      signalGroup(child.pid, "SIGTERM");
+      const timer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    removeTempDir(dir);
+  };
+  const accessLog = () =>
+    access
+      .split("\n")
+      .map((line) => ACCESS_LINE.exec(line))
+      .filter((match) => match !== null)
+      .map(([, method, path, status, bytes, userAgent]) => ({ method, path, status: Number(status), bytes: bytes === "-" ? 0 : Number(bytes), userAgent }));
+  try {
+    await waitUntilReady(url, () => running, "docker-registry");
+  } catch (error) {
+    await stop();
+    throw new Error(`${error.message}\n--- docker-registry output ---\n${log}`);
+  }
+  return { url, host, dir, accessLog, logs: () => log, stop };
 }
 
 function signalGroup(pid, signal) {
@@ -127,7 +211,7 @@ function signalGroup(pid, signal) {
   }
 }
 
-const groups = new Set(); // process groups of wrangler dev still running
+const groups = new Set(); // process groups (wrangler dev, docker-registry) still running
 const tempDirs = new Set();
 
 /** A fresh dir under the OS temp dir, deleted by removeTempDir() or, at the latest, on exit. */
