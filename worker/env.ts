@@ -1,6 +1,7 @@
 // The Worker's bindings (wrangler.toml) and the configuration derived from them,
 // parsed and validated once per isolate so that a bad setting fails loudly.
 import type { BlobFill } from "../durable-objects/blob-fill";
+import type { ManifestRefresh } from "../durable-objects/manifest-refresh";
 import type { UploadSession } from "../durable-objects/upload-session";
 import type { JobMessage } from "./jobs/messages";
 
@@ -10,6 +11,8 @@ export interface Bindings {
   UPLOAD_SESSIONS: DurableObjectNamespace<UploadSession>;
   /** One object per digest being fetched from an upstream (single flight). */
   BLOB_FILLS: DurableObjectNamespace<BlobFill>;
+  /** One object per cached manifest reference being looked up upstream (single flight). */
+  MANIFEST_REFRESHES: DurableObjectNamespace<ManifestRefresh>;
   /** Background work: cache prefetches (worker/jobs). */
   JOBS: Queue<JobMessage>;
   /** Largest request body accepted, in bytes (a decimal string). */

@@ -14,4 +14,5 @@ export default {
 } satisfies ExportedHandler<Bindings, JobMessage>;
 
 export { BlobFill } from "../durable-objects/blob-fill";
+export { ManifestRefresh } from "../durable-objects/manifest-refresh";
 export { UploadSession } from "../durable-objects/upload-session";

@@ -5,8 +5,11 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../worker/app";
-import { type ConfigSource, ConfigError, parseConfig } from "../../worker/config";
+import { type ConfigSource, ConfigError, configFrom, parseConfig } from "../../worker/config";
 import type { Bindings } from "../../worker/env";
+import { refreshReference } from "../../worker/proxy/manifest-fetch";
+import { proxyTarget } from "../../worker/proxy/routing";
+import { upstreamFailureToError } from "../../worker/proxy/upstream-errors";
 import { seedImage, uniqueRepo, upstreamLog } from "../helpers/fake-upstream";
 import { errorCode } from "../helpers/registry";
 
@@ -112,12 +115,18 @@ describe("a Worker with a broken configuration", () => {
 });
 
 describe("secrets with the wrong value", () => {
-  it.each(["private", "basic"])("make %s answer 502, saying the upstream refused Pier's credentials", async (upstream) => {
+  // Upstream lookups run in Durable Objects, which see the deployment's env, not a per-request
+  // copy: the lookup itself is run here with the wrong secret.
+  it.each(["private", "basic"])("make %s answer 502, saying the upstream refused Pier's credentials", async (name) => {
     const repo = uniqueRepo();
     await seedImage(repo, "v1");
-    const response = await fetchWith({ FAKE_PASSWORD: "wrong" }, `/v2/${upstream}/${repo}/manifests/v1`);
-    expect(response.status).toBe(502);
-    expect(await response.text()).toMatch(/refused Pier's credentials/);
+    const wrongEnv = { ...env, FAKE_PASSWORD: "wrong" } as unknown as Bindings;
+    const upstream = configFrom(wrongEnv).upstreams.find((candidate) => candidate.name === name)!;
+    const result = await refreshReference(wrongEnv, proxyTarget(upstream, repo), "v1", null);
+    if (result.kind !== "failed") expect.fail(`expected a failure, got ${JSON.stringify(result)}`);
+    const error = upstreamFailureToError(name, result.failure);
+    expect(error.status).toBe(502);
+    expect(error.message).toMatch(/refused Pier's credentials/);
     expect((await upstreamLog(repo)).length).toBeGreaterThan(0);
   });
 });

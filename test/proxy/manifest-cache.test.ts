@@ -3,10 +3,10 @@
 // negative cache for upstream 404s, indexes stored whole.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { RegistryError } from "../../worker/errors";
-import { parseReference } from "../../worker/oci/names";
-import { getProxiedManifest } from "../../worker/proxy/manifest-cache";
+import { refreshReference } from "../../worker/proxy/manifest-fetch";
 import { proxyTarget } from "../../worker/proxy/routing";
+import type { UpstreamFailure } from "../../worker/proxy/upstream-client";
+import { upstreamFailureToError } from "../../worker/proxy/upstream-errors";
 import { parseUpstreams } from "../../worker/proxy/upstreams";
 import { removeTag, seedImage, seedIndex, seedManifest, setBehaviour, uniqueRepo, upstreamLog, type LogEntry } from "../helpers/fake-upstream";
 import { bodyBytes, digestOf, errorCode, expectSameBytes, jsonBytes, OCI_MANIFEST, request } from "../helpers/registry";
@@ -162,10 +162,29 @@ describe("when upstream fails", () => {
   it("answers 504 when upstream cannot be reached at all", async () => {
     // Nothing listens on port 1; the upstream is built here, as the configured ones all answer.
     const [upstream] = parseUpstreams([{ name: "gone", url: "http://127.0.0.1:1", timeoutMs: 2_000 }], undefined).upstreams;
-    const target = proxyTarget(upstream!, "some/app");
-    const error = await getProxiedManifest(env, () => {}, target, parseReference("1.0"), true).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(RegistryError);
-    expect((error as RegistryError).status).toBe(504);
+    const result = await refreshReference(env, proxyTarget(upstream!, "some/app"), "1.0", null);
+    expect(result).toMatchObject({ kind: "failed", failure: { kind: "unreachable" } });
+    expect(upstreamFailureToError("gone", (result as { failure: UpstreamFailure }).failure).status).toBe(504);
+  });
+});
+
+describe("concurrent misses", () => {
+  it("of one tag make one upstream GET, and every client gets the manifest", async () => {
+    const repo = uniqueRepo();
+    const image = await seedImage(repo, "rollout");
+    const answers = await Promise.all(Array.from({ length: 16 }, () => getManifest(`/v2/fake/${repo}/manifests/rollout`)));
+    for (const { response, bytes } of answers) {
+      expect(response.status).toBe(200);
+      expectSameBytes(bytes, image.manifestBytes);
+    }
+    expect(manifestGets(await upstreamLog(repo)).filter((entry) => entry.authorization !== null)).toHaveLength(1);
+  });
+
+  it("of one digest make one upstream GET", async () => {
+    const repo = uniqueRepo();
+    const image = await seedImage(repo, "1.0");
+    await Promise.all(Array.from({ length: 16 }, () => getManifest(`/v2/fresh/${repo}/manifests/${image.manifestDigest}`)));
+    expect(manifestGets(await upstreamLog(repo))).toHaveLength(1);
   });
 });
 
