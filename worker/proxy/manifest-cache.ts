@@ -6,6 +6,8 @@
 //              Object, so concurrent misses make one upstream request.
 //   Upstream failing (429, 5xx, timeout, network): a cached answer is served, marked stale.
 //   Upstream 404: remembered briefly (worker/proxy/freshness.ts).
+// Small manifests are also remembered by the isolate for as long as their answer is fresh
+// (worker/proxy/manifest-memo.ts): a warm pull at the edge then needs no D1 round trip.
 // Indexes are stored whole, byte for byte; their children are fetched when a client asks.
 import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
@@ -16,6 +18,7 @@ import { findManifestByDigest, type StoredManifest } from "../storage/db/queries
 import { type ManifestContent, serveStoredManifest } from "../services/manifests";
 import { type CacheOutcome, recordServed, recordUpstreamError } from "./cache-stats";
 import { freshness } from "./freshness";
+import { recallManifest, rememberManifest } from "./manifest-memo";
 import type { ProxyTarget } from "./routing";
 import { upstreamFailureToError } from "./upstream-errors";
 
@@ -28,14 +31,20 @@ type WaitUntil = (promise: Promise<unknown>) => void;
 export async function getProxiedManifest(env: Bindings, waitUntil: WaitUntil, target: ProxyTarget, reference: Reference, withBody: boolean): Promise<ProxiedManifest> {
   const db = database(env.DB);
   const key = reference.kind === "tag" ? reference.tag : reference.digest;
+  const now = Date.now();
+  const recalled = recallManifest(env.DB, target.cacheName, key, now);
+  if (recalled !== null) return serve(env, waitUntil, target, recalled, "hit", withBody, 0);
   if (reference.kind === "digest") {
     const stored = await findManifestByDigest(db, target.cacheName, reference.digest);
-    if (stored !== null) return serve(env, waitUntil, target, stored, "hit", withBody, 0);
+    if (stored !== null) return serve(env, waitUntil, target, remember(env, target, key, stored, Infinity), "hit", withBody, 0);
   }
   const cached = await findCachedReference(db, target.cacheName, key);
-  const state = freshness(cached, target.upstream, Date.now());
+  const state = freshness(cached, target.upstream, now);
   if (state === "known-missing") throw unknown(target, key);
-  if (state === "fresh") return serve(env, waitUntil, target, cached!.manifest!, "hit", withBody, 0);
+  if (state === "fresh") {
+    const freshUntil = cached!.checkedAt + target.upstream.tagTtlSeconds * 1000;
+    return serve(env, waitUntil, target, remember(env, target, key, cached!.manifest!, freshUntil), "hit", withBody, 0);
+  }
 
   const answer = await refreshStub(env, target, key).refresh({ upstream: target.upstream.name, repository: target.repository, key });
   switch (answer.kind) {
@@ -49,11 +58,17 @@ export async function getProxiedManifest(env: Bindings, waitUntil: WaitUntil, ta
     case "current": {
       const manifest = await findManifestByDigest(db, target.cacheName, answer.digest);
       if (manifest === null) throw new RegistryError("UNKNOWN", `manifest ${answer.digest} was fetched but is not recorded`);
+      remember(env, target, key, manifest, reference.kind === "digest" ? Infinity : Date.now() + target.upstream.tagTtlSeconds * 1000);
       // Fetched bytes: a miss (and only the request that fetched them counts them).
       const fetched = answer.fetched > 0;
       return serve(env, waitUntil, target, manifest, fetched ? "miss" : "hit", withBody, fetched && !answer.joined ? answer.fetched : 0);
     }
   }
+}
+
+function remember(env: Bindings, target: ProxyTarget, key: string, manifest: StoredManifest, freshUntil: number): StoredManifest {
+  rememberManifest(env.DB, target.cacheName, key, manifest, freshUntil);
+  return manifest;
 }
 
 function refreshStub(env: Bindings, target: ProxyTarget, key: string) {
