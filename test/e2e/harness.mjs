@@ -268,3 +268,27 @@ export function requireTool(t, name) {
   t.skip(`${message}; skipping (install ${name} to run this test)`);
   return false;
 }
+
+const SKOPEO_TIMEOUT_MS = 180_000;
+
+/**
+ * Runs skopeo with --insecure-policy (no dependence on the machine's policy.json); resolves
+ * { status, signal, stdout: Buffer, stderr } on exit 0 (or always, with allowFailure), else
+ * rejects with its stderr and the tail of `logs()` (Pier's log) to show what the server saw.
+ */
+export function runSkopeo(args, { allowFailure = false, logs = () => "" } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("skopeo", ["--insecure-policy", ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: SKOPEO_TIMEOUT_MS });
+    const stdout = [];
+    let stderr = "";
+    child.stdout.on("data", (chunk) => stdout.push(chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (status, signal) => {
+      const result = { status, signal, stdout: Buffer.concat(stdout), stderr };
+      if (status === 0 || allowFailure) return resolve(result);
+      const tail = logs().split("\n").slice(-40).join("\n");
+      reject(new Error(`skopeo ${args.join(" ")} exited ${status ?? signal}:\n${stderr}\n--- Pier log (tail) ---\n${tail}`));
+    });
+  });
+}

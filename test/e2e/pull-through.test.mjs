@@ -5,15 +5,13 @@
 // hosts.toml). What comes back must be byte for byte what the upstream holds; once cached it
 // must keep coming back with the upstream gone.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { hasTool, makeTempDir, removeTempDir, requireTool, startPier, startUpstreamRegistry } from "./harness.mjs";
+import { hasTool, makeTempDir, removeTempDir, requireTool, startPier, startUpstreamRegistry, runSkopeo } from "./harness.mjs";
 import { MEDIA_TYPES, readLayout, writeImageLayout, writeMultiPlatformLayout } from "./make-image.mjs";
 
-const SKOPEO_TIMEOUT_MS = 180_000;
 // What containerd's resolver sends (core/remotes/docker/resolver.go), in its order.
 const MANIFEST_ACCEPT = [
   "application/vnd.docker.distribution.manifest.v2+json",
@@ -49,22 +47,9 @@ after(async () => {
 
 const tools = (t) => requireTool(t, "skopeo") && requireTool(t, "docker-registry");
 
-/** skopeo with --insecure-policy; rejects with its stderr and the tail of Pier's log unless allowFailure. */
+/** skopeo against this file's Pier: failures show the tail of Pier's log. */
 function skopeo(args, { allowFailure = false } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn("skopeo", ["--insecure-policy", ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: SKOPEO_TIMEOUT_MS });
-    const stdout = [];
-    let stderr = "";
-    child.stdout.on("data", (chunk) => stdout.push(chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (status, signal) => {
-      const result = { status, signal, stdout: Buffer.concat(stdout), stderr };
-      if (status === 0 || allowFailure) return resolve(result);
-      const pierLog = pier.logs().split("\n").slice(-40).join("\n");
-      reject(new Error(`skopeo ${args.join(" ")} exited ${status ?? signal}:\n${stderr}\n--- Pier log (tail) ---\n${pierLog}`));
-    });
-  });
+  return runSkopeo(args, { allowFailure, logs: () => pier?.logs() ?? "" });
 }
 
 // --- content on the upstream -------------------------------------------------------------

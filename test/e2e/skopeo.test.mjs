@@ -2,15 +2,13 @@
 // layouts, and checks that what comes back is byte for byte what went in (distribution spec
 // v1.1: a manifest is served with the exact bytes it was pushed with).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { makeTempDir, removeTempDir, requireTool, startPier } from "./harness.mjs";
+import { makeTempDir, removeTempDir, requireTool, startPier, runSkopeo } from "./harness.mjs";
 import { readLayout, writeImageLayout, writeMultiPlatformLayout } from "./make-image.mjs";
 
-const SKOPEO_TIMEOUT_MS = 180_000;
 const FIFTY_MIB = 50 * 1024 * 1024;
 
 let pier;
@@ -30,25 +28,9 @@ after(async () => {
   if (work) removeTempDir(work);
 });
 
-/**
- * Runs skopeo; resolves { stdout: Buffer, stderr } on exit 0, else rejects with its stderr and
- * the tail of Pier's log. `--insecure-policy`: no dependence on the machine's policy.json.
- */
+/** skopeo against this file's Pier: failures show the tail of Pier's log. */
 function skopeo(args, { allowFailure = false } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn("skopeo", ["--insecure-policy", ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: SKOPEO_TIMEOUT_MS });
-    const stdout = [];
-    let stderr = "";
-    child.stdout.on("data", (chunk) => stdout.push(chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (status, signal) => {
-      const result = { status, signal, stdout: Buffer.concat(stdout), stderr };
-      if (status === 0 || allowFailure) return resolve(result);
-      const pierLog = pier.logs().split("\n").slice(-40).join("\n");
-      reject(new Error(`skopeo ${args.join(" ")} exited ${status ?? signal}:\n${stderr}\n--- Pier log (tail) ---\n${pierLog}`));
-    });
-  });
+  return runSkopeo(args, { allowFailure, logs: () => pier?.logs() ?? "" });
 }
 
 const ref = (repository) => `docker://${pier.host}/${repository}`;
