@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { distributionConfig, parseAccessLog } from "../test/e2e/distribution-config.mjs";
 import { freePort, signal, spawnGroup, stateDir, trackProcess, waitUntilServing, withTimeout } from "./processes.mjs";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -162,10 +163,6 @@ export async function startBareWorker(name = "bare", { inspector = false } = {})
 
 // --- distribution (docker-registry) -------------------------------------------------------
 
-// One line of the access log (Apache combined format, on stdout):
-// 127.0.0.1 - - [28/Nov/2026:23:31:42 +0000] "GET /v2/x/blobs/sha256:… HTTP/1.1" 200 91 "" "ua"
-const ACCESS_LINE = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+|-) "[^"]*" "([^"]*)"/;
-
 /**
  * distribution on the filesystem. `accessLog`: keep its access log, read with accessLog() as
  * [{ method, path, status, bytes, userAgent }] (a line is written once a response is sent). `proxyOf`: run
@@ -176,24 +173,7 @@ export async function startDistribution({ name = "distribution", accessLog = fal
   const port = await freePort();
   // Debian's packaged defaults (inmemory blob descriptor cache, delete enabled), minus auth and,
   // unless asked for, the access log, which Miniflare does not write either.
-  const config = [
-    "version: 0.1",
-    "log:",
-    "  level: error",
-    "  accesslog:",
-    `    disabled: ${!accessLog}`,
-    "storage:",
-    "  cache:",
-    "    blobdescriptor: inmemory",
-    "  filesystem:",
-    `    rootdirectory: ${join(dir, "data")}`,
-    "  delete:",
-    "    enabled: true",
-    "http:",
-    `  addr: 127.0.0.1:${port}`,
-    ...(proxyOf === null ? [] : ["proxy:", `  remoteurl: ${proxyOf}`]),
-    "",
-  ].join("\n");
+  const config = distributionConfig({ dataDir: join(dir, "data"), port, accessLog, proxyOf });
   writeFileSync(join(dir, "config.yml"), config);
   let access = "";
   const proc = spawnGroup("docker-registry", ["serve", join(dir, "config.yml")], { cwd: dir, onStdout: accessLog ? (chunk) => (access += chunk) : null });
@@ -204,12 +184,7 @@ export async function startDistribution({ name = "distribution", accessLog = fal
     await proc.stop();
     throw new Error(`${error.message}\n${proc.log()}`);
   }
-  const entries = () =>
-    access
-      .split("\n")
-      .map((line) => ACCESS_LINE.exec(line))
-      .filter((match) => match !== null)
-      .map(([, method, path, status, bytes, userAgent]) => ({ method, path, status: Number(status), bytes: bytes === "-" ? 0 : Number(bytes), userAgent }));
+  const entries = () => parseAccessLog(access);
   return { name, url, pid: proc.child.pid, accessLog: entries, stop: proc.stop };
 }
 

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { distributionConfig, parseAccessLog } from "./distribution-config.mjs";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -82,29 +83,16 @@ export async function startPier({ vars = {} } = {}) {
   const logs = (mark = 0) => log.slice(Math.max(0, mark - (written - log.length)));
   child.stdout.setEncoding("utf8").on("data", append);
   child.stderr.setEncoding("utf8").on("data", append);
-  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  let running = true;
-  // Detached, wrangler outlives this process unless told: end it however the test run ends.
-  groups.add(child.pid);
-  exited.then(() => {
-    running = false;
-    groups.delete(child.pid);
-  });
-
+  const group = trackGroup(child);
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
   const stop = async () => {
-    if (running) {
-      signalGroup(child.pid, "SIGTERM");
-      const timer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
+    await group.stop();
     removeTempDir(dir);
   };
 
   try {
-    await waitUntilReady(url, () => running, "wrangler dev");
+    await waitUntilReady(url, group.isRunning, "wrangler dev");
   } catch (error) {
     await stop();
     throw new Error(`${error.message}\n--- wrangler output ---\n${log}`);
@@ -130,10 +118,6 @@ async function waitUntilReady(url, isRunning, what) {
   throw new Error(`${what} did not answer GET ${url}/v2/ with 200 within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
 }
 
-// One line of distribution's access log (Apache combined format, on stdout):
-// 127.0.0.1 - - [28/Nov/2026:23:31:42 +0000] "GET /v2/x/manifests/y?ns=z HTTP/1.1" 404 91 "" "curl/7.88.1"
-const ACCESS_LINE = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+|-) "[^"]*" "([^"]*)"/;
-
 /**
  * Starts CNCF distribution (Debian's `docker-registry`) on a free loopback port: no auth,
  * filesystem storage and config in a fresh temp dir, deletes allowed, access log on.
@@ -146,61 +130,53 @@ export async function startUpstreamRegistry() {
   const dir = makeTempDir("pier-e2e-upstream-");
   const port = await freePort();
   const config = join(dir, "config.yml");
-  writeFileSync(
-    config,
-    [
-      "version: 0.1",
-      "log:",
-      "  level: error",
-      "  accesslog:",
-      "    disabled: false",
-      "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${join(dir, "data")}`,
-      "  delete:",
-      "    enabled: true",
-      "http:",
-      `  addr: 127.0.0.1:${port}`,
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(config, distributionConfig({ dataDir: join(dir, "data"), port }));
   const child = spawn("docker-registry", ["serve", config], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let access = "";
   let log = "";
   child.stdout.setEncoding("utf8").on("data", (chunk) => (access += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk) => (log = (log + chunk).slice(-MAX_LOG_CHARS)));
-  let running = true;
-  const exited = new Promise((resolve) => child.on("exit", resolve));
   child.on("error", (error) => (log += `\n${error.message}`));
-  groups.add(child.pid);
-  exited.then(() => {
-    running = false;
-    groups.delete(child.pid);
-  });
+  const group = trackGroup(child);
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
   const stop = async () => {
-    if (running) {
-      signalGroup(child.pid, "SIGTERM");
-      const timer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
+    await group.stop();
     removeTempDir(dir);
   };
-  const accessLog = () =>
-    access
-      .split("\n")
-      .map((line) => ACCESS_LINE.exec(line))
-      .filter((match) => match !== null)
-      .map(([, method, path, status, bytes, userAgent]) => ({ method, path, status: Number(status), bytes: bytes === "-" ? 0 : Number(bytes), userAgent }));
+  const accessLog = () => parseAccessLog(access);
   try {
-    await waitUntilReady(url, () => running, "docker-registry");
+    await waitUntilReady(url, group.isRunning, "docker-registry");
   } catch (error) {
     await stop();
     throw new Error(`${error.message}\n--- docker-registry output ---\n${log}`);
   }
   return { url, host, dir, accessLog, logs: () => log, stop };
+}
+
+/**
+ * Keeps track of a child started `detached` (its own process group, so that npx, wrangler and
+ * workerd end together): ended by stop() (SIGTERM, then SIGKILL) or when this process exits.
+ */
+function trackGroup(child) {
+  let running = true;
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  groups.add(child.pid);
+  exited.then(() => {
+    running = false;
+    groups.delete(child.pid);
+  });
+  return {
+    isRunning: () => running,
+    /** Idempotent. */
+    async stop() {
+      if (!running) return;
+      signalGroup(child.pid, "SIGTERM");
+      const timer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
 
 function signalGroup(pid, signal) {

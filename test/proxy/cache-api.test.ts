@@ -5,19 +5,9 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult, waitOn
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
 import type { JobMessage } from "../../worker/jobs/messages";
+import type { UpstreamStats } from "../../worker/proxy/cache-stats";
 import { seedImage, seedIndex, setBehaviour, uniqueRepo, upstreamLog } from "../helpers/fake-upstream";
 import { bodyBytes, errorCode, request } from "../helpers/registry";
-
-interface UpstreamStats {
-  upstream: string;
-  hits: number;
-  misses: number;
-  staleServes: number;
-  upstreamErrors: number;
-  bytesServed: number;
-  bytesFetched: number;
-  hitRatio: number;
-}
 
 async function statsOf(upstream: string): Promise<{ totals: UpstreamStats; artifacts: { repository: string; digest: string; pullCount: number }[] }> {
   const response = await request("/api/v1/cache/stats");
