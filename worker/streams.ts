@@ -22,3 +22,27 @@ export async function drain(body: ReadableStream<Uint8Array> | null, maxBytes: n
     reader.releaseLock();
   }
 }
+
+/**
+ * Reads a whole body of at most `maxBytes` into memory; null (the rest cancelled) when it is
+ * longer. For bodies that are parsed whole (manifests, JSON answers), whoever sends them.
+ */
+export async function readAtMost(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (body !== null) {
+    for await (const chunk of body) {
+      size += chunk.byteLength;
+      // Leaving the loop early cancels the stream.
+      if (size > maxBytes) return null;
+      chunks.push(chunk);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

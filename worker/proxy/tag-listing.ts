@@ -6,6 +6,7 @@ import { RegistryError } from "../errors";
 import type { Page } from "../oci/pagination";
 import { database } from "../storage/db/client";
 import { listCachedTags } from "../storage/db/queries/cache";
+import { readAtMost } from "../streams";
 import type { Listing } from "../services/listings";
 import { type CacheOutcome, recordUpstreamError } from "./cache-stats";
 import type { ProxyTarget } from "./routing";
@@ -13,6 +14,9 @@ import { exchangeDeadline, upstreamFetch, UpstreamError } from "./upstream-clien
 import { upstreamFailureToError } from "./upstream-errors";
 
 type WaitUntil = (promise: Promise<unknown>) => void;
+
+/** A page of at most 1,000 tags of at most 128 characters, with room to spare; more is not a tag list. */
+const MAX_TAG_LIST_BYTES = 1024 * 1024;
 
 export async function listProxiedTags(env: Bindings, waitUntil: WaitUntil, target: ProxyTarget, page: Page): Promise<Listing<string> & { cache: CacheOutcome }> {
   const query = new URLSearchParams({ n: String(page.limit) });
@@ -28,7 +32,7 @@ export async function listProxiedTags(env: Bindings, waitUntil: WaitUntil, targe
       await response.body?.cancel();
       throw new RegistryError("NAME_UNKNOWN", `repository ${target.repository} is not known to upstream ${target.upstream.name}`);
     }
-    const body = (await response.json().catch(() => null)) as { tags?: unknown } | null;
+    const body = parseJson(await readAtMost(response.body, MAX_TAG_LIST_BYTES).catch(() => null)) as { tags?: unknown } | null;
     const tags = Array.isArray(body?.tags) ? body.tags.filter((tag): tag is string => typeof tag === "string").slice(0, page.limit) : null;
     if (tags === null) throw new UpstreamError(target.upstream.name, { kind: "invalid", message: "its tag list is not JSON with a tags array" });
     // Upstream says more follow with its own Link; Pier's Link points at itself.
@@ -42,5 +46,14 @@ export async function listProxiedTags(env: Bindings, waitUntil: WaitUntil, targe
     const more = cached.length > page.limit;
     const items = cached.slice(0, page.limit);
     return { items, next: more ? items[items.length - 1]! : null, cache: "stale" };
+  }
+}
+
+function parseJson(bytes: Uint8Array | null): unknown {
+  if (bytes === null) return null;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
   }
 }

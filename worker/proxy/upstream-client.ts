@@ -14,6 +14,7 @@
 // Token and challenge caches live in isolate memory: they are caches, losing them costs one
 // token request, and nothing depends on two isolates agreeing about them.
 import type { Bindings } from "../env";
+import { readAtMost } from "../streams";
 import type { Upstream } from "./upstreams";
 
 export type UpstreamFailure =
@@ -123,6 +124,8 @@ const tokens = new Map<string, { authorization: string; expiresAt: number }>();
 const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 /** The token spec's default lifetime when the answer says nothing. */
 const DEFAULT_TOKEN_SECONDS = 60;
+/** Token answers are a few KiB; a realm sending more is not answering with a token. */
+const MAX_TOKEN_ANSWER_BYTES = 256 * 1024;
 
 const tokenKey = (upstream: Upstream, scope: string) => `${upstream.name} ${scope}`;
 
@@ -150,13 +153,23 @@ async function authorizationFor(env: Bindings, upstream: Upstream, challenge: Ch
     // The realm refusing Pier (wrong credentials) is the upstream failing Pier, not the client.
     throw new UpstreamError(upstream.name, { kind: "status", status: response.status, retryAfter: response.headers.get("Retry-After") });
   }
-  const answer = (await response.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown; expires_in?: unknown };
+  const answer = parseTokenAnswer(await readAtMost(response.body, MAX_TOKEN_ANSWER_BYTES).catch(() => null));
   const token = typeof answer.token === "string" ? answer.token : typeof answer.access_token === "string" ? answer.access_token : null;
   if (token === null) throw new UpstreamError(upstream.name, { kind: "invalid", message: "the token endpoint answered without a token" });
   const seconds = typeof answer.expires_in === "number" && answer.expires_in > 0 ? answer.expires_in : DEFAULT_TOKEN_SECONDS;
   const authorization = `Bearer ${token}`;
   tokens.set(key, { authorization, expiresAt: Date.now() + seconds * 1000 - TOKEN_EXPIRY_MARGIN_MS });
   return authorization;
+}
+
+function parseTokenAnswer(bytes: Uint8Array | null): { token?: unknown; access_token?: unknown; expires_in?: unknown } {
+  if (bytes === null) return {};
+  try {
+    const answer: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof answer === "object" && answer !== null ? answer : {};
+  } catch {
+    return {};
+  }
 }
 
 /** `Basic …` from the secrets the upstream names, or null for anonymous access. */

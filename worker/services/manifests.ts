@@ -18,6 +18,7 @@ import {
   recordManifest,
   type StoredManifest,
 } from "../storage/db/queries/manifests";
+import { readAtMost } from "../streams";
 import { missingBytes } from "./blobs";
 
 /** Manifests up to this size are accepted; the spec asks registries to take at least 4 MiB. */
@@ -95,21 +96,8 @@ export async function deleteManifest(env: Bindings, repository: RepoName, refere
 /** Reads a manifest body of at most MAX_MANIFEST_BYTES, refusing larger ones early. */
 export async function readManifestBody(body: ReadableStream<Uint8Array> | null, declaredLength: number | null): Promise<Uint8Array> {
   if (declaredLength !== null && declaredLength > MAX_MANIFEST_BYTES) throw tooLarge();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (body !== null) {
-    for await (const chunk of body) {
-      size += chunk.byteLength;
-      if (size > MAX_MANIFEST_BYTES) throw tooLarge();
-      chunks.push(chunk);
-    }
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readAtMost(body, MAX_MANIFEST_BYTES);
+  if (bytes === null) throw tooLarge();
   return bytes;
 }
 
