@@ -5,7 +5,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult, waitOn
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
 import type { JobMessage } from "../../worker/jobs/messages";
-import type { UpstreamStats } from "../../worker/proxy/cache-stats";
+import { flushCacheStats, type UpstreamStats } from "../../worker/proxy/cache-stats";
 import { seedImage, seedIndex, setBehaviour, uniqueRepo, upstreamLog } from "../helpers/fake-upstream";
 import { bodyBytes, errorCode, request } from "../helpers/registry";
 
@@ -49,6 +49,20 @@ describe("GET /api/v1/cache/stats", () => {
     const after = (await statsOf("fresh")).totals;
     expect(after.upstreamErrors - before.upstreamErrors).toBe(1);
     expect(after.staleServes - before.staleServes).toBe(1);
+  });
+});
+
+describe("cache statistics", () => {
+  it("reach D1 about a second after a pull, without anyone reading them", async () => {
+    const repo = uniqueRepo();
+    const image = await seedImage(repo, "1.0");
+    await flushCacheStats(env); // nothing pending: the pull below schedules the next write
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(new Request(`http://registry.test/v2/fake/${repo}/manifests/1.0`), env, ctx);
+    await response.arrayBuffer();
+    await waitOnExecutionContext(ctx);
+    const rows = await env.DB.prepare("SELECT pull_count FROM cached_artifacts WHERE repository = ? AND digest = ?").bind(repo, image.manifestDigest).all();
+    expect(rows.results).toEqual([{ pull_count: 1 }]);
   });
 });
 

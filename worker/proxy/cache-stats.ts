@@ -4,8 +4,9 @@
 //
 // A D1 write on every pull would cost the hot path a round trip (and serialise warm pulls on
 // D1's writer), so each isolate adds events up in memory and writes them in one batch, off
-// the response path (waitUntil), at most once a second. Counters are therefore up to a
-// second behind, and an isolate that dies loses its last second of counts: fine for
+// the response path: the request that records the first event after a write also schedules
+// the next write, a second later (waitUntil keeps it alive that long). Counters are therefore
+// about a second behind, and an isolate that dies loses its last second of counts: fine for
 // statistics, which is all this is. Reading the stats first flushes the reading isolate.
 import { sql } from "drizzle-orm";
 import type { Bindings } from "../env";
@@ -40,7 +41,6 @@ interface Counters {
 interface Pending {
   counters: Map<string, Counters>;
   artifacts: Map<string, { upstream: string; repository: string; digest: string; kind: "manifest" | "blob"; size: number; pulls: number; at: number }>;
-  since: number;
 }
 
 type WaitUntil = (promise: Promise<unknown>) => void;
@@ -49,7 +49,7 @@ const FLUSH_INTERVAL_MS = 1_000;
 const pendingByDatabase = new WeakMap<D1Database, Pending>();
 
 export function recordServed(env: Bindings, waitUntil: WaitUntil, served: ServedArtifact): void {
-  const pending = pendingFor(env);
+  const pending = pendingFor(env, waitUntil);
   const counters = countersFor(pending, served.upstream);
   if (served.outcome === "hit") counters.hits++;
   else if (served.outcome === "miss") counters.misses++;
@@ -65,18 +65,15 @@ export function recordServed(env: Bindings, waitUntil: WaitUntil, served: Served
     const { upstream, repository, digest, kind, size } = served;
     pending.artifacts.set(key, { upstream, repository, digest, kind, size, pulls: 1, at: Date.now() });
   }
-  flushWhenDue(env, waitUntil);
 }
 
 /** Bytes fetched outside a client's request (prefetch, a fill whose client left). */
 export function recordFetched(env: Bindings, waitUntil: WaitUntil, upstream: string, bytes: number): void {
-  countersFor(pendingFor(env), upstream).bytesFetched += bytes;
-  flushWhenDue(env, waitUntil);
+  countersFor(pendingFor(env, waitUntil), upstream).bytesFetched += bytes;
 }
 
 export function recordUpstreamError(env: Bindings, waitUntil: WaitUntil, upstream: string): void {
-  countersFor(pendingFor(env), upstream).upstreamErrors++;
-  flushWhenDue(env, waitUntil);
+  countersFor(pendingFor(env, waitUntil), upstream).upstreamErrors++;
 }
 
 export interface UpstreamStats extends Counters {
@@ -160,11 +157,14 @@ export async function flushCacheStats(env: Bindings): Promise<void> {
   if (statements.length > 0) await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
 }
 
-function pendingFor(env: Bindings): Pending {
+/** This isolate's unwritten counts; the first event after a write schedules the next one. */
+function pendingFor(env: Bindings, waitUntil: WaitUntil): Pending {
   let pending = pendingByDatabase.get(env.DB);
   if (pending === undefined) {
-    pending = { counters: new Map(), artifacts: new Map(), since: Date.now() };
+    pending = { counters: new Map(), artifacts: new Map() };
     pendingByDatabase.set(env.DB, pending);
+    const write = scheduler.wait(FLUSH_INTERVAL_MS).then(() => flushCacheStats(env));
+    waitUntil(write.catch((error) => console.error("writing cache statistics failed", error)));
   }
   return pending;
 }
@@ -176,11 +176,4 @@ function countersFor(pending: Pending, upstream: string): Counters {
     pending.counters.set(upstream, counters);
   }
   return counters;
-}
-
-function flushWhenDue(env: Bindings, waitUntil: WaitUntil): void {
-  const pending = pendingByDatabase.get(env.DB);
-  if (pending !== undefined && Date.now() - pending.since >= FLUSH_INTERVAL_MS) {
-    waitUntil(flushCacheStats(env).catch((error) => console.error("writing cache statistics failed", error)));
-  }
 }
