@@ -28,6 +28,8 @@ Pier, an OCI registry, is starting on http://${address}
          (podman push --tls-verify=false …; docker push ${address}/team/app:1.0, loopback needs no TLS)
   pull:  skopeo copy --src-tls-verify=false docker://${address}/team/app:1.0 oci:./copy
   data:  .wrangler/state (R2 blobs, D1 metadata, Durable Objects); delete it for an empty registry
+  cache: to pull Docker Hub, ghcr.io… through Pier, set PIER_UPSTREAMS in .dev.vars
+         (README, "Pull-through cache"); then e.g. docker://${address}/hub/library/alpine:3.20
 `);
 
 const server = spawn("npx", ["wrangler", "dev", ...process.argv.slice(2)], { cwd: root, env, stdio: "inherit" });
