@@ -7,7 +7,10 @@ import { readCacheStats, type UpstreamStats } from "../proxy/cache-stats";
 export async function cacheStats(env: Bindings, config: Config, artifactLimit: number) {
   const { upstreams, artifacts } = await readCacheStats(env, artifactLimit);
   const byName = new Map(upstreams.map((stats) => [stats.upstream, stats]));
-  const configured = config.upstreams.map((upstream) => ({ url: upstream.url, type: upstream.type, ...(byName.get(upstream.name) ?? empty(upstream.name)) }));
+  const configured = config.upstreams.map((upstream) => {
+    const { upstream: name, ...counters } = byName.get(upstream.name) ?? empty(upstream.name);
+    return { upstream: name, url: upstream.url, type: upstream.type, ...counters };
+  });
   // Upstreams removed from the configuration keep their history.
   const removed = upstreams.filter((stats) => !config.upstreams.some((upstream) => upstream.name === stats.upstream));
   return { upstreams: [...configured, ...removed], artifacts };
