@@ -109,6 +109,8 @@ async function serveBlob(store, cdn, req, res, { repo, rest: digest }) {
   }
   // Same length, different bytes: only the digest check can notice.
   const bytes = behaviour.corruptBlobs ? Buffer.from(stored.map((byte) => byte ^ 0xff)) : stored;
+  // Chunked transfer encoding: the length is known only once the body has ended.
+  if (behaviour.chunkedBlobs) delete headers["Content-Length"];
   res.writeHead(200, headers);
   if (behaviour.cutBlobsAfter !== undefined) return cutAfter(res, bytes, behaviour.cutBlobsAfter);
   if (behaviour.holdBlobsAfter !== undefined) return holdAfter(store, repo, res, bytes, behaviour.holdBlobsAfter);

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
  * @typedef {{
  *   status?: number, retryAfter?: string, statusTimes?: number, delayMs?: number,
  *   corruptBlobs?: boolean, cutBlobsAfter?: number, holdBlobsAfter?: number,
- *   redirectBlobs?: boolean, omitDigestHeader?: boolean,
+ *   redirectBlobs?: boolean, omitDigestHeader?: boolean, chunkedBlobs?: boolean,
  * }} Behaviour
  * @typedef {{ server: string, method: string, path: string, authorization: string | null, repo: string | null, at: number }} LogEntry
  */
@@ -26,6 +26,7 @@ const BEHAVIOUR_FIELDS = {
   holdBlobsAfter: "number",
   redirectBlobs: "boolean",
   omitDigestHeader: "boolean",
+  chunkedBlobs: "boolean",
 };
 
 /** `sha256:<hex>` (or sha512) of exactly these bytes, as the distribution spec defines digests. */

@@ -38,6 +38,8 @@ export interface Behaviour {
   redirectBlobs?: boolean;
   /** Manifest responses carry no Docker-Content-Digest. */
   omitDigestHeader?: boolean;
+  /** Blob GETs carry no Content-Length (chunked transfer encoding). */
+  chunkedBlobs?: boolean;
 }
 
 export interface SeededBlob {

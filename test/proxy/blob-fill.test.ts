@@ -56,6 +56,31 @@ describe("a cache miss", () => {
     expect(await blobRequests(repo, digest, "GET")).toHaveLength(1);
   }, LARGE_TIMEOUT_MS);
 
+  it("is fetched whole, verified and then served when upstream sends no Content-Length", async () => {
+    const repo = uniqueRepo();
+    const bytes = random(10 * MiB);
+    const digest = await seedBlob(repo, bytes);
+    await setBehaviour(repo, { chunkedBlobs: true });
+
+    const miss = await proxiedBlob("fake", repo, digest);
+    expect(miss.status).toBe(200);
+    expect(miss.headers.get("Content-Length")).toBe(String(bytes.byteLength));
+    expectSameBytes(await bodyBytes(miss), bytes);
+    expect((await proxiedBlob("fake", repo, digest)).headers.get("X-Pier-Cache")).toBe("hit");
+    expect(await blobRequests(repo, digest, "GET")).toHaveLength(1);
+  }, LARGE_TIMEOUT_MS);
+
+  it("is not stored when upstream sends wrong bytes without a Content-Length", async () => {
+    const repo = uniqueRepo();
+    const digest = await seedBlob(repo, random(64 * 1024));
+    await setBehaviour(repo, { chunkedBlobs: true, corruptBlobs: true });
+    const response = await proxiedBlob("fake", repo, digest);
+    expect(response.status).toBe(502);
+    await response.arrayBuffer();
+    await setBehaviour(repo, {});
+    expect((await proxiedBlob("fake", repo, digest)).headers.get("X-Pier-Cache")).toBe("miss");
+  });
+
   it("stores an empty blob", async () => {
     const repo = uniqueRepo();
     const digest = await seedBlob(repo, new Uint8Array(0));
