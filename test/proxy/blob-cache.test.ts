@@ -126,6 +126,7 @@ describe("upstream failures with nothing cached", () => {
     await setBehaviour(repo, { delayMs: 2000 });
     const response = await proxiedBlob("slow", repo, digest);
     expect(response.status).toBe(504);
+    expect(response.headers.get("X-Pier-Cache")).toBe("miss");
     expect(await errorCode(response)).toBe("UNKNOWN");
   });
 
@@ -134,6 +135,7 @@ describe("upstream failures with nothing cached", () => {
     await seedBlob(repo, random(100));
     const response = await proxiedBlob("fake", repo, `sha256:${"1".repeat(64)}`);
     expect(response.status).toBe(404);
+    expect(response.headers.get("X-Pier-Cache")).toBe("miss");
     expect(await errorCode(response)).toBe("BLOB_UNKNOWN");
   });
 

@@ -144,6 +144,7 @@ describe("when upstream fails", () => {
     await setBehaviour(repo, { status: 503 });
     const response = await request(`/v2/fake/${repo}/manifests/1.0`);
     expect(response.status).toBe(502);
+    expect(response.headers.get("X-Pier-Cache")).toBe("miss");
     expect(await errorCode(response)).toBe("UNKNOWN");
   });
 
@@ -193,9 +194,12 @@ describe("upstream 404s", () => {
     const repo = uniqueRepo();
     const first = await request(`/v2/fake/${repo}/manifests/nope`);
     expect(first.status).toBe(404);
+    expect(first.headers.get("X-Pier-Cache")).toBe("miss");
     expect(await errorCode(first)).toBe("MANIFEST_UNKNOWN");
     await seedImage(repo, "nope");
-    expect((await request(`/v2/fake/${repo}/manifests/nope`)).status).toBe(404);
+    const remembered = await request(`/v2/fake/${repo}/manifests/nope`);
+    expect(remembered.status).toBe(404);
+    expect(remembered.headers.get("X-Pier-Cache")).toBe("hit");
     expect(manifestRequests(await upstreamLog(repo))).toHaveLength(1);
   });
 

@@ -19,7 +19,7 @@ import { type BlobContent, missingBytes, satisfiableRange } from "../services/bl
 import { readStoredBytes } from "../storage/blob-store";
 import { database } from "../storage/db/client";
 import { type BlobLocation, findRepositoryBlob, findStoredBlob, linkBlob } from "../storage/db/queries/blobs";
-import { type CacheOutcome, recordFetched, recordServed, recordUpstreamError } from "./cache-stats";
+import { CACHE_HEADER, type CacheOutcome, recordFetched, recordServed, recordUpstreamError } from "./cache-stats";
 import type { ProxyTarget } from "./routing";
 import { exchangeDeadline, upstreamFetch, UpstreamError, type UpstreamFailure } from "./upstream-client";
 import { upstreamFailureToError } from "./upstream-errors";
@@ -159,8 +159,9 @@ function failedUpstream(env: Bindings, waitUntil: WaitUntil, upstream: string, f
   return upstreamFailureToError(upstream, failure);
 }
 
+/** Upstream was asked (a GET or a HEAD) and does not have it. */
 function unknownBlob(target: ProxyTarget, digest: Digest): RegistryError {
-  return new RegistryError("BLOB_UNKNOWN", `blob ${digest} is not in ${target.repository} on upstream ${target.upstream.name}`);
+  return new RegistryError("BLOB_UNKNOWN", `blob ${digest} is not in ${target.repository} on upstream ${target.upstream.name}`, { headers: { [CACHE_HEADER]: "miss" } });
 }
 
 function served(

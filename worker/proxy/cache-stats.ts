@@ -15,6 +15,9 @@ import { cacheCounters, cachedArtifacts } from "../storage/db/schema";
 
 export type CacheOutcome = "hit" | "miss" | "stale";
 
+/** Every proxied answer says which it was: served from the cache, fetched, or stale. */
+export const CACHE_HEADER = "X-Pier-Cache";
+
 export interface ServedArtifact {
   upstream: string;
   /** The upstream's repository name (normalised). */

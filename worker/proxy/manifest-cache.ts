@@ -16,7 +16,7 @@ import { database } from "../storage/db/client";
 import { findCachedReference } from "../storage/db/queries/cache";
 import { findManifestByDigest, type StoredManifest } from "../storage/db/queries/manifests";
 import { type ManifestContent, serveStoredManifest } from "../services/manifests";
-import { type CacheOutcome, recordServed, recordUpstreamError } from "./cache-stats";
+import { CACHE_HEADER, type CacheOutcome, recordServed, recordUpstreamError } from "./cache-stats";
 import { freshness } from "./freshness";
 import { recallManifest, rememberManifest } from "./manifest-memo";
 import type { ProxyTarget } from "./routing";
@@ -40,7 +40,7 @@ export async function getProxiedManifest(env: Bindings, waitUntil: WaitUntil, ta
   }
   const cached = await findCachedReference(db, target.cacheName, key);
   const state = freshness(cached, target.upstream, now);
-  if (state === "known-missing") throw unknown(target, key);
+  if (state === "known-missing") throw unknown(target, key, "hit");
   if (state === "fresh") {
     const freshUntil = cached!.checkedAt + target.upstream.tagTtlSeconds * 1000;
     return serve(env, waitUntil, target, remember(env, target, key, cached!.manifest!, freshUntil), "hit", withBody, 0);
@@ -49,7 +49,7 @@ export async function getProxiedManifest(env: Bindings, waitUntil: WaitUntil, ta
   const answer = await refreshStub(env, target, key).refresh({ upstream: target.upstream.name, repository: target.repository, key });
   switch (answer.kind) {
     case "missing":
-      throw unknown(target, key);
+      throw unknown(target, key, "miss");
     case "failed":
       // Counted once, by the request that asked upstream.
       if (!answer.joined) recordUpstreamError(env, waitUntil, target.upstream.name);
@@ -98,6 +98,9 @@ async function serve(
   return { ...content, cache };
 }
 
-function unknown(target: ProxyTarget, key: string): RegistryError {
-  return new RegistryError("MANIFEST_UNKNOWN", `${key} is not in ${target.repository} on upstream ${target.upstream.name}`);
+/** `cache`: whether upstream was asked now ("miss") or its recent 404 was remembered ("hit"). */
+function unknown(target: ProxyTarget, key: string, cache: CacheOutcome): RegistryError {
+  return new RegistryError("MANIFEST_UNKNOWN", `${key} is not in ${target.repository} on upstream ${target.upstream.name}`, {
+    headers: { [CACHE_HEADER]: cache },
+  });
 }

@@ -2,10 +2,19 @@
 // Upstream rate limits are passed on as such (with their Retry-After, so clients back off);
 // everything else is the gateway's failure, not the client's: 504 when the upstream did not
 // answer in time or could not be reached, 502 when it answered with something unusable.
+// Like every proxied answer, these say where they come from: `X-Pier-Cache: miss` (upstream
+// was asked; nothing cached answered).
 import { RegistryError } from "../errors";
+import { CACHE_HEADER } from "./cache-stats";
 import type { UpstreamFailure } from "./upstream-client";
 
 export function upstreamFailureToError(upstream: string, failure: UpstreamFailure): RegistryError {
+  const error = describe(upstream, failure);
+  error.headers[CACHE_HEADER] = "miss";
+  return error;
+}
+
+function describe(upstream: string, failure: UpstreamFailure): RegistryError {
   switch (failure.kind) {
     case "timeout":
       return new RegistryError("UNKNOWN", `upstream ${upstream} did not answer within ${failure.ms} ms`, { status: 504 });

@@ -1,5 +1,6 @@
 // GET / HEAD / DELETE /v2/<name>/blobs/<digest>
 import { Hono } from "hono";
+import { CACHE_HEADER } from "../proxy/cache-stats";
 import { parseDigest } from "../oci/digest";
 import { openProxiedBlob, statProxiedBlob } from "../proxy/blob-cache";
 import { type BlobContent, deleteBlob, openBlob, statBlob } from "../services/blobs";
@@ -23,14 +24,14 @@ blobRoutes.get("/:name{.+}/blobs/:digest", async (c) => {
     const blob: { size: number; cache?: string } = proxied
       ? await statProxiedBlob(c.env, waitUntilOf(c), route.target, digest)
       : await statBlob(c.env, route.repository, digest);
-    if (blob.cache !== undefined) headers["X-Pier-Cache"] = blob.cache;
+    if (blob.cache !== undefined) headers[CACHE_HEADER] = blob.cache;
     return new Response(null, { status: 200, headers: { ...headers, "Content-Length": String(blob.size) } });
   }
   const range = c.req.header("Range") ?? null;
   const blob: BlobContent & { cache?: string } = proxied
     ? await openProxiedBlob(c.env, waitUntilOf(c), route.target, digest, range)
     : await openBlob(c.env, route.repository, digest, range);
-  if (blob.cache !== undefined) headers["X-Pier-Cache"] = blob.cache;
+  if (blob.cache !== undefined) headers[CACHE_HEADER] = blob.cache;
   if (blob.range === null) {
     return new Response(blob.body, { status: 200, headers: { ...headers, "Content-Length": String(blob.size) } });
   }

@@ -1,5 +1,6 @@
 // GET /v2/<name>/tags/list, GET /v2/_catalog, GET /v2/<name>/referrers/<digest>
 import { Hono } from "hono";
+import { CACHE_HEADER } from "../proxy/cache-stats";
 import { parseDigest } from "../oci/digest";
 import { nextLink, parsePage } from "../oci/pagination";
 import { listProxiedTags } from "../proxy/tag-listing";
@@ -24,7 +25,7 @@ listingRoutes.get("/:name{.+}/tags/list", async (c) => {
     listing = await listTags(c.env, route.repository, page);
   } else {
     const proxied = await listProxiedTags(c.env, waitUntilOf(c), route.target, page);
-    c.header("X-Pier-Cache", proxied.cache);
+    c.header(CACHE_HEADER, proxied.cache);
     listing = proxied;
   }
   if (listing.next !== null) c.header("Link", nextLink(`/v2/${name}/tags/list`, page.limit, listing.next, routingQuery(c)));

@@ -1,5 +1,6 @@
 // GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference>
 import { Hono } from "hono";
+import { CACHE_HEADER } from "../proxy/cache-stats";
 import { parseReadReference, parseReference, parseTag, type Tag } from "../oci/names";
 import { RegistryError } from "../errors";
 import { getProxiedManifest } from "../proxy/manifest-cache";
@@ -15,7 +16,7 @@ manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
   const withBody = c.req.method !== "HEAD";
   if (route.kind === "local") return manifestResponse(await getManifest(c.env, route.repository, reference, withBody), {});
   const manifest = await getProxiedManifest(c.env, waitUntilOf(c), route.target, reference, withBody);
-  return manifestResponse(manifest, { "X-Pier-Cache": manifest.cache });
+  return manifestResponse(manifest, { [CACHE_HEADER]: manifest.cache });
 });
 
 function manifestResponse(manifest: ManifestContent, extraHeaders: Record<string, string>): Response {
