@@ -2,6 +2,7 @@
 // parsed and validated once per isolate so that a bad setting fails loudly.
 import type { BlobFill } from "../durable-objects/blob-fill";
 import type { ManifestRefresh } from "../durable-objects/manifest-refresh";
+import type { RateLimiter } from "../durable-objects/rate-limiter";
 import type { UploadSession } from "../durable-objects/upload-session";
 import type { JobMessage } from "./jobs/messages";
 
@@ -13,6 +14,8 @@ export interface Bindings {
   BLOB_FILLS: DurableObjectNamespace<BlobFill>;
   /** One object per cached manifest reference being looked up upstream (single flight). */
   MANIFEST_REFRESHES: DurableObjectNamespace<ManifestRefresh>;
+  /** One token bucket per rate-limited principal or client IP. */
+  RATE_LIMITERS: DurableObjectNamespace<RateLimiter>;
   /** Background work: cache prefetches (worker/jobs). */
   JOBS: Queue<JobMessage>;
   /** Largest request body accepted, in bytes (a decimal string). */
