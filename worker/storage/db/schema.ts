@@ -7,7 +7,8 @@
 //   manifests             manifests a repository holds, with what the referrers API needs
 //   tags                  tag → manifest digest, per repository
 //   repositories          names for the catalog, recorded on first push
-//   cache_*, cached_*, prefetch_jobs   pull-through cache state (bottom of this file)
+//   cache_*, cached_*, prefetch_jobs   pull-through cache state
+//   users, projects, project_members, robots, robot_permissions, audit_logs   identity and access
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
@@ -139,3 +140,83 @@ export const prefetchJobs = sqliteTable("prefetch_jobs", {
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+// --- Identity and access (worker/auth) ----------------------------------------------------------
+// Principals are users and robot accounts, named by their login names (which never change, so
+// they key the tables directly). Secrets are stored only as PBKDF2 hashes (worker/auth/passwords.ts).
+
+export const users = sqliteTable("users", {
+  username: text("username").primaryKey(),
+  passwordHash: text("password_hash").notNull(),
+  /** System administrators may do everything, in every project. */
+  isAdmin: integer("is_admin", { mode: "boolean" }).notNull().default(false),
+  disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
+  createdAt: createdAt(),
+});
+
+/**
+ * A project is the first segment of a repository name. `local` projects hold pushed content;
+ * `proxy` projects are the upstreams of the pull-through cache (read-only), named after them.
+ */
+export const projects = sqliteTable("projects", {
+  name: text("name").primaryKey(),
+  kind: text("kind", { enum: ["local", "proxy"] }).notNull(),
+  public: integer("public", { mode: "boolean" }).notNull().default(false),
+  createdBy: text("created_by"),
+  createdAt: createdAt(),
+});
+
+/** A user's role in a project (worker/auth/permissions.ts says what each role may do). */
+export const projectMembers = sqliteTable(
+  "project_members",
+  {
+    project: text("project").notNull(),
+    username: text("username").notNull(),
+    role: text("role", { enum: ["projectAdmin", "maintainer", "developer", "guest", "limitedGuest"] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [primaryKey({ columns: [table.project, table.username] }), index("project_members_user").on(table.username)],
+);
+
+/** Robot accounts: a login name, a hashed secret, an expiry; system robots span projects. */
+export const robots = sqliteTable("robots", {
+  name: text("name").primaryKey(),
+  level: text("level", { enum: ["system", "project"] }).notNull(),
+  secretHash: text("secret_hash").notNull(),
+  description: text("description"),
+  /** ms since the epoch; null: never expires. */
+  expiresAt: integer("expires_at"),
+  disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
+  createdBy: text("created_by"),
+  createdAt: createdAt(),
+});
+
+/** What a robot may do, per project: explicit, never more (pull, push, delete…). */
+export const robotPermissions = sqliteTable(
+  "robot_permissions",
+  {
+    robot: text("robot").notNull(),
+    project: text("project").notNull(),
+    action: text("action").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.robot, table.project, table.action] }), index("robot_permissions_project").on(table.project)],
+);
+
+/** Who did what, to which resource, when, from where, and with which result. */
+export const auditLogs = sqliteTable(
+  "audit_logs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** ms since the epoch. */
+    at: integer("at").notNull(),
+    principal: text("principal").notNull(),
+    action: text("action").notNull(),
+    resource: text("resource").notNull(),
+    /** The project the resource belongs to, for project admins' views; null for system-wide actions. */
+    project: text("project"),
+    result: text("result", { enum: ["success", "failure", "denied"] }).notNull(),
+    ip: text("ip"),
+  },
+  // An index on project holds (project, rowid): a project's records newest first without a sort.
+  (table) => [index("audit_logs_at").on(table.at), index("audit_logs_project").on(table.project)],
+);

@@ -1,0 +1,41 @@
+// The audit log: appended in batches, listed newest first with an id cursor.
+import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import type { Database } from "../client";
+import { auditLogs } from "../schema";
+
+export type AuditRecord = Omit<typeof auditLogs.$inferInsert, "id">;
+export type AuditRow = typeof auditLogs.$inferSelect;
+
+/** D1 binds at most 100 parameters per statement; a record has 7 columns. */
+const RECORDS_PER_INSERT = 14;
+
+export async function appendAudit(db: Database, records: AuditRecord[]): Promise<void> {
+  const statements = [];
+  for (let start = 0; start < records.length; start += RECORDS_PER_INSERT) {
+    statements.push(db.insert(auditLogs).values(records.slice(start, start + RECORDS_PER_INSERT)));
+  }
+  if (statements.length > 0) await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
+}
+
+export interface AuditFilter {
+  project?: string;
+  principal?: string;
+  action?: string;
+  /** Only records older than this id (the `next` cursor of the previous page). */
+  before?: number;
+}
+
+/** Newest first; `limit` rows at most. */
+export async function listAudit(db: Database, filter: AuditFilter, limit: number): Promise<AuditRow[]> {
+  const conditions: SQL[] = [];
+  if (filter.project !== undefined) conditions.push(eq(auditLogs.project, filter.project));
+  if (filter.principal !== undefined) conditions.push(eq(auditLogs.principal, filter.principal));
+  if (filter.action !== undefined) conditions.push(eq(auditLogs.action, filter.action));
+  if (filter.before !== undefined) conditions.push(lt(auditLogs.id, filter.before));
+  return db
+    .select()
+    .from(auditLogs)
+    .where(conditions.length === 0 ? undefined : and(...conditions))
+    .orderBy(desc(auditLogs.id))
+    .limit(limit);
+}

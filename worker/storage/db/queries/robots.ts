@@ -1,0 +1,55 @@
+// Robot accounts and their explicit per-project permissions.
+import { asc, eq, inArray } from "drizzle-orm";
+import type { Database } from "../client";
+import { robotPermissions, robots } from "../schema";
+
+export type RobotRow = typeof robots.$inferSelect;
+export interface RobotGrant {
+  project: string;
+  action: string;
+}
+
+/** Creates the robot and its permissions in one batch; false when the name is taken. */
+export async function createRobot(db: Database, robot: typeof robots.$inferInsert, grants: RobotGrant[]): Promise<boolean> {
+  if ((await findRobot(db, robot.name)) !== null) return false;
+  const statements = [
+    db.insert(robots).values(robot),
+    ...grants.map((grant) => db.insert(robotPermissions).values({ robot: robot.name, ...grant }).onConflictDoNothing()),
+  ];
+  await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
+  return true;
+}
+
+export async function findRobot(db: Database, name: string): Promise<(RobotRow & { grants: RobotGrant[] }) | null> {
+  const [rows, grants] = await db.batch([
+    db.select().from(robots).where(eq(robots.name, name)).limit(1),
+    db.select({ project: robotPermissions.project, action: robotPermissions.action }).from(robotPermissions).where(eq(robotPermissions.robot, name)),
+  ]);
+  const robot = rows[0];
+  return robot === undefined ? null : { ...robot, grants };
+}
+
+/** Robots holding any permission in the project, by name. */
+export async function listProjectRobots(db: Database, project: string): Promise<RobotRow[]> {
+  const names = db.selectDistinct({ robot: robotPermissions.robot }).from(robotPermissions).where(eq(robotPermissions.project, project));
+  return db.select().from(robots).where(inArray(robots.name, names)).orderBy(asc(robots.name));
+}
+
+export async function setRobotDisabled(db: Database, name: string, disabled: boolean): Promise<boolean> {
+  const updated = await db.update(robots).set({ disabled }).where(eq(robots.name, name)).returning({ name: robots.name });
+  return updated.length > 0;
+}
+
+/** Replaces the robot's secret (the old one stops working at once). */
+export async function setRobotSecret(db: Database, name: string, secretHash: string): Promise<boolean> {
+  const updated = await db.update(robots).set({ secretHash }).where(eq(robots.name, name)).returning({ name: robots.name });
+  return updated.length > 0;
+}
+
+export async function deleteRobot(db: Database, name: string): Promise<boolean> {
+  const [, deleted] = await db.batch([
+    db.delete(robotPermissions).where(eq(robotPermissions.robot, name)),
+    db.delete(robots).where(eq(robots.name, name)).returning({ name: robots.name }),
+  ]);
+  return deleted.length > 0;
+}
