@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { generateLocalSecrets } from "../worker/dev/local-secrets.mjs";
 import { distributionConfig, parseAccessLog } from "../test/e2e/distribution-config.mjs";
 import { freePort, signal, spawnGroup, stateDir, trackProcess, waitUntilServing, withTimeout } from "./processes.mjs";
 
@@ -88,10 +89,11 @@ async function startMiniflare(name, dir, script, { inspector = false, ...options
 // The bindings wrangler.toml declares, as wrangler itself hands them to Miniflare: whatever the
 // Worker gains there (a Durable Object, a queue, a var) the benchmark's Pier has too.
 const BINDING_OPTIONS = ["bindings", "r2Buckets", "d1Databases", "durableObjects", "queueProducers", "queueConsumers", "kvNamespaces"];
-function pierBindings(vars) {
+async function pierBindings(vars) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   const options = Object.fromEntries(BINDING_OPTIONS.filter((key) => workerOptions[key] !== undefined).map((key) => [key, workerOptions[key]]));
-  options.bindings = { ...options.bindings, ...vars };
+  // The secrets every Pier needs, fresh for each one the benchmark starts.
+  options.bindings = { ...options.bindings, ...(await generateLocalSecrets()), ...vars };
   return options;
 }
 
@@ -107,7 +109,7 @@ export async function startPier(name = "pier", { inspector = false, vars = {} } 
     timeout: READY_TIMEOUT_MS,
   });
   if (bundled.status !== 0) throw new Error(`bundling Pier failed:\n${bundled.stdout}${bundled.stderr}`);
-  const server = await startMiniflare(name, dir, "index.js", { inspector, ...pierBindings(vars) });
+  const server = await startMiniflare(name, dir, "index.js", { inspector, ...(await pierBindings(vars)) });
   try {
     await applyMigrations(await server.mf.getD1Database("DB"));
     await waitUntilServing(`${server.url}/v2/`, READY_TIMEOUT_MS, () => true);
@@ -201,7 +203,8 @@ export async function startWranglerDev() {
   if (migrations.status !== 0) throw new Error(`wrangler d1 migrations apply failed:\n${migrations.stdout}${migrations.stderr}`);
   const [port, inspectorPort] = [await freePort(), await freePort()];
   // The inspector port is chosen too: the default 9229 may belong to someone's `npm start`.
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dir];
+  const secretArgs = Object.entries(await generateLocalSecrets()).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dir, ...secretArgs];
   const proc = spawnGroup(process.execPath, [WRANGLER, ...args, "--show-interactive-dev-session=false", "--log-level", "error"], { cwd: ROOT });
   const url = `http://127.0.0.1:${port}`;
   try {

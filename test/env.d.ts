@@ -5,6 +5,9 @@ declare global {
   namespace Cloudflare {
     interface Env extends Bindings {
       TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+      /** The admin's password under test (test/vitest.config.ts); tests sign in with it. */
+      ADMIN_PASSWORD: string;
+      PIER_SIGNING_KEY: string;
       /** JSON list of the fake upstreams (test/helpers/fake-upstream-server.mjs). */
       PIER_UPSTREAMS: string;
       /** The secrets the "private" and "basic" upstreams name: puller / secret. */

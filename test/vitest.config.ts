@@ -9,14 +9,19 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { generateSigningKeyJwk } from "../worker/dev/signing-key.mjs";
 import { startFakeUpstreams } from "./helpers/fake-upstream-server.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+const TEST_ADMIN_PASSWORD = "test-admin-password";
+/** One key for the whole run (the callback runs once per test file). */
+let signingKey: Promise<string> | undefined;
 
 export default defineConfig({
   plugins: [
     cloudflareTest(async () => {
       const fake = await startFakeUpstreams();
+      signingKey ??= generateSigningKeyJwk();
       // Short timeouts, so a test of an unreachable or hanging upstream stays fast; "slow" is
       // the one the timeout tests aim a delayMs behaviour at.
       const upstreams = [
@@ -36,6 +41,9 @@ export default defineConfig({
             // conformance suite's single-request pushes of 3 × OCI-Chunk-Min-Length (8 MiB).
             PIER_MAX_BODY_BYTES: String(25 * 1024 * 1024),
             PIER_UPSTREAMS: JSON.stringify(upstreams),
+            // The secrets every Pier needs; tests sign in as admin with TEST_ADMIN_PASSWORD.
+            ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+            PIER_SIGNING_KEY: await signingKey,
             // The secrets "private" and "basic" name; the fake servers accept exactly these.
             FAKE_USER: "puller",
             FAKE_PASSWORD: "secret",

@@ -1,6 +1,8 @@
 // Configuration, parsed once per isolate from the bindings. A bad value stops every request
 // with a message naming the setting (and `npm start` checks the same before serving), rather
 // than being ignored.
+import { checkSigningKeySetting } from "./auth/signing-key";
+import { DEFAULT_TOKEN_LIFETIME_SECONDS } from "./auth/tokens";
 import type { Bindings } from "./env";
 import { parseUpstreams, type Upstream } from "./proxy/upstreams";
 
@@ -11,7 +13,24 @@ export interface Config {
   upstreams: Upstream[];
   /** Where unprefixed mirror reads go (PIER_MIRROR_DEFAULT), or null. */
   mirrorDefault: Upstream | null;
+  auth: AuthConfig;
 }
+
+export interface AuthConfig {
+  /** The password of the `admin` user (secret ADMIN_PASSWORD). */
+  adminPassword: string;
+  /** The private JWK tokens are signed with (secret PIER_SIGNING_KEY), checked but not imported. */
+  signingKey: string;
+  /** Pier's public origin when it sits behind another hostname (PUBLIC_URL); null: the request's own. */
+  publicUrl: string | null;
+  /** How long an issued registry token lives (PIER_TOKEN_LIFETIME_SECONDS). */
+  tokenLifetimeSeconds: number;
+  /** Whether any signed-in user may create projects (PIER_USERS_CREATE_PROJECTS), not only admins. */
+  usersMayCreateProjects: boolean;
+}
+
+/** Shortest ADMIN_PASSWORD accepted: the admin account is reachable from the whole internet. */
+export const MIN_ADMIN_PASSWORD_LENGTH = 12;
 
 export const DEFAULT_MAX_BODY_BYTES = 100_000_000;
 
@@ -20,7 +39,13 @@ export class ConfigError extends Error {
 }
 
 /** The settings parseConfig reads, plus the secrets the upstreams name (by their names). */
-export type ConfigSource = Partial<Pick<Bindings, "PIER_MAX_BODY_BYTES" | "PIER_UPSTREAMS" | "PIER_MIRROR_DEFAULT">> & Record<string, unknown>;
+export type ConfigSource = Partial<
+  Pick<
+    Bindings,
+    "PIER_MAX_BODY_BYTES" | "PIER_UPSTREAMS" | "PIER_MIRROR_DEFAULT" | "ADMIN_PASSWORD" | "PIER_SIGNING_KEY" | "PUBLIC_URL" | "PIER_TOKEN_LIFETIME_SECONDS" | "PIER_USERS_CREATE_PROJECTS"
+  >
+> &
+  Record<string, unknown>;
 
 const parsed = new WeakMap<Bindings, Config>();
 
@@ -47,14 +72,46 @@ export function parseConfig(env: ConfigSource): Config {
     maxBodyBytes: positiveInteger(env.PIER_MAX_BODY_BYTES, "PIER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
     upstreams,
     mirrorDefault: upstreams.find((upstream) => upstream.name === mirrorDefault) ?? null,
+    auth: parseAuthConfig(env),
   };
 }
 
-function positiveInteger(value: string | undefined, name: string, fallback: number): number {
+function parseAuthConfig(env: ConfigSource): AuthConfig {
+  const adminPassword = env.ADMIN_PASSWORD;
+  if (typeof adminPassword !== "string" || adminPassword === "") {
+    throw new ConfigError("ADMIN_PASSWORD is not set: it is the password of the admin user (wrangler secret put ADMIN_PASSWORD; npm start generates one)");
+  }
+  if (adminPassword.length < MIN_ADMIN_PASSWORD_LENGTH) throw new ConfigError(`ADMIN_PASSWORD must be at least ${MIN_ADMIN_PASSWORD_LENGTH} characters long`);
+  checkSigningKeySetting(env.PIER_SIGNING_KEY);
+  return {
+    adminPassword,
+    signingKey: env.PIER_SIGNING_KEY!,
+    publicUrl: publicOrigin(env.PUBLIC_URL),
+    tokenLifetimeSeconds: positiveInteger(env.PIER_TOKEN_LIFETIME_SECONDS, "PIER_TOKEN_LIFETIME_SECONDS", DEFAULT_TOKEN_LIFETIME_SECONDS, "seconds"),
+    usersMayCreateProjects: flag(env.PIER_USERS_CREATE_PROJECTS, "PIER_USERS_CREATE_PROJECTS"),
+  };
+}
+
+function publicOrigin(value: string | undefined): string | null {
+  if (value === undefined || value === "") return null;
+  const url = URL.canParse(value) ? new URL(value) : null;
+  if (url === null || (url.protocol !== "https:" && url.protocol !== "http:") || (url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "") {
+    throw new ConfigError(`PUBLIC_URL must be an origin like https://registry.example.com, got "${value}"`);
+  }
+  return url.origin;
+}
+
+function flag(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === "" || value === "false") return false;
+  if (value === "true") return true;
+  throw new ConfigError(`${name} must be "true" or "false", got "${value}"`);
+}
+
+function positiveInteger(value: string | undefined, name: string, fallback: number, unit = "bytes"): number {
   if (value === undefined || value === "") return fallback;
   const number = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number <= 0) {
-    throw new ConfigError(`${name} must be a positive whole number of bytes, got "${value}"`);
+    throw new ConfigError(`${name} must be a positive whole number of ${unit}, got "${value}"`);
   }
   return number;
 }

@@ -24,4 +24,14 @@ export interface Bindings {
   PIER_UPSTREAMS?: unknown;
   /** Name of the upstream that unprefixed mirror reads go to. */
   PIER_MIRROR_DEFAULT?: string;
+  /** Secret: the password of the `admin` user. Required. */
+  ADMIN_PASSWORD?: string;
+  /** Secret: the private JWK (ES256) registry tokens are signed with. Required. */
+  PIER_SIGNING_KEY?: string;
+  /** Pier's public origin when it sits behind another hostname (token realm, Location headers). */
+  PUBLIC_URL?: string;
+  /** Lifetime of issued registry tokens, seconds (default 900). */
+  PIER_TOKEN_LIFETIME_SECONDS?: string;
+  /** "true": any signed-in user may create projects, not only admins. */
+  PIER_USERS_CREATE_PROJECTS?: string;
 }

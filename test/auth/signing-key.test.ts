@@ -2,7 +2,6 @@ import { base64url } from "jose";
 import { describe, expect, it } from "vitest";
 import { jwks, loadSigningKey } from "../../worker/auth/signing-key";
 import { ConfigError } from "../../worker/config";
-// @ts-expect-error -- a plain Node module (npm start runs it), so it ships no type declarations
 import { generateSigningKeyJwk } from "../../worker/dev/signing-key.mjs";
 
 type KeyGenAlgorithm = Parameters<SubtleCrypto["generateKey"]>[0];

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateLocalSecrets } from "../../worker/dev/local-secrets.mjs";
 import { distributionConfig, parseAccessLog } from "./distribution-config.mjs";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -34,7 +35,7 @@ export function freePort() {
 }
 
 /**
- * Starts Pier and resolves once GET /v2/ answers 200: { url, host, dir, logs(mark?), logMark(), stop() }.
+ * Starts Pier and resolves once GET /v2/ answers 200: { url, host, dir, adminPassword, logs(mark?), logMark(), stop() }.
  * `stop()` ends wrangler (and workerd under it) and deletes the state dir.
  *
  * `vars` ({ NAME: string }) are added to wrangler.toml's [vars] with `--var NAME:VALUE`: wrangler
@@ -47,7 +48,9 @@ export async function startPier({ vars = {} } = {}) {
   const [state, tmp, envFile] = [join(dir, "state"), join(dir, "tmp"), join(dir, "no.env")];
   mkdirSync(tmp);
   writeFileSync(envFile, "");
-  const varArgs = Object.entries(vars).flatMap(([name, value]) => {
+  // A Pier needs an admin password and a signing key: fresh ones for each Pier started here.
+  const secrets = await generateLocalSecrets();
+  const varArgs = Object.entries({ ...secrets, ...vars }).flatMap(([name, value]) => {
     if (typeof value !== "string") throw new TypeError(`startPier: var ${name} must be a string (JSON.stringify it)`);
     return ["--var", `${name}:${value}`];
   });
@@ -97,7 +100,7 @@ export async function startPier({ vars = {} } = {}) {
     await stop();
     throw new Error(`${error.message}\n--- wrangler output ---\n${log}`);
   }
-  return { url, host, dir, logs, logMark: () => written, stop };
+  return { url, host, dir, adminPassword: secrets.ADMIN_PASSWORD, logs, logMark: () => written, stop };
 }
 
 async function waitUntilReady(url, isRunning, what) {

@@ -12,6 +12,7 @@ import { proxyTarget } from "../../worker/proxy/routing";
 import { upstreamFailureToError } from "../../worker/proxy/upstream-errors";
 import { seedImage, uniqueRepo, upstreamLog } from "../helpers/fake-upstream";
 import { errorCode } from "../helpers/registry";
+import { REQUIRED_SECRETS } from "../helpers/secrets";
 
 const ghcr = { name: "ghcr", url: "https://ghcr.io", usernameSecret: "GHCR_USER", passwordSecret: "GHCR_TOKEN" };
 const hub = { name: "hub", url: "https://registry-1.docker.io", type: "dockerhub" };
@@ -19,7 +20,7 @@ const hub = { name: "hub", url: "https://registry-1.docker.io", type: "dockerhub
 /** parseConfig's error, which the test expects to be a ConfigError. */
 function configErrorOf(source: ConfigSource): ConfigError {
   try {
-    parseConfig(source);
+    parseConfig({ ...REQUIRED_SECRETS, ...source });
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return error as ConfigError;
@@ -43,7 +44,7 @@ describe("secrets named by an upstream", () => {
   });
 
   it("accepts the upstream once both secrets are set, keeping their names and never their values", () => {
-    const config = parseConfig({ PIER_UPSTREAMS: [ghcr], GHCR_USER: "me", GHCR_TOKEN: "t0ken" });
+    const config = parseConfig({ ...REQUIRED_SECRETS, PIER_UPSTREAMS: [ghcr], GHCR_USER: "me", GHCR_TOKEN: "t0ken" });
     expect(config.upstreams[0]).toMatchObject({ name: "ghcr", usernameSecret: "GHCR_USER", passwordSecret: "GHCR_TOKEN" });
     expect(JSON.stringify(config)).not.toContain("t0ken");
   });
@@ -51,17 +52,17 @@ describe("secrets named by an upstream", () => {
 
 describe("PIER_UPSTREAMS", () => {
   it("is accepted as a JSON string (.dev.vars)", () => {
-    const config = parseConfig({ PIER_UPSTREAMS: JSON.stringify([hub]) });
+    const config = parseConfig({ ...REQUIRED_SECRETS, PIER_UPSTREAMS: JSON.stringify([hub]) });
     expect(config.upstreams.map((upstream) => upstream.name)).toEqual(["hub"]);
   });
 
   it("is accepted as an array (wrangler.toml [vars])", () => {
-    const config = parseConfig({ PIER_UPSTREAMS: [hub] });
+    const config = parseConfig({ ...REQUIRED_SECRETS, PIER_UPSTREAMS: [hub] });
     expect(config.upstreams.map((upstream) => upstream.name)).toEqual(["hub"]);
   });
 
   it("configures no upstream and no mirror default when unset", () => {
-    const config = parseConfig({});
+    const config = parseConfig({ ...REQUIRED_SECRETS });
     expect(config.upstreams).toEqual([]);
     expect(config.mirrorDefault).toBeNull();
   });
@@ -69,7 +70,7 @@ describe("PIER_UPSTREAMS", () => {
 
 describe("PIER_MIRROR_DEFAULT", () => {
   it("resolves to the upstream it names", () => {
-    const config = parseConfig({ PIER_UPSTREAMS: [hub, { name: "quay", url: "https://quay.io" }], PIER_MIRROR_DEFAULT: "hub" });
+    const config = parseConfig({ ...REQUIRED_SECRETS, PIER_UPSTREAMS: [hub, { name: "quay", url: "https://quay.io" }], PIER_MIRROR_DEFAULT: "hub" });
     expect(config.mirrorDefault).toBe(config.upstreams[0]);
   });
 

@@ -32,9 +32,7 @@ const CACHE_LIMIT = 4;
 /** The signing key from the PIER_SIGNING_KEY secret, parsed and checked once per value. */
 export function loadSigningKey(secretValue: string | undefined): Promise<SigningKey> {
   if (secretValue === undefined || secretValue.trim() === "") {
-    return Promise.reject(
-      new ConfigError(`${SIGNING_KEY_SETTING} is not set: it must hold the private JWK that tokens are signed with (wrangler secret put ${SIGNING_KEY_SETTING}; npm start keeps one in .dev.vars)`),
-    );
+    return Promise.reject(notSet());
   }
   let key = cache.get(secretValue);
   if (!key) {
@@ -68,6 +66,15 @@ async function parseSigningKey(secretValue: string): Promise<SigningKey> {
   return { privateKey, publicKey, publicJwk, kid };
 }
 
+/**
+ * Checks the setting's shape without importing the key (configuration parsing is synchronous):
+ * a ConfigError naming PIER_SIGNING_KEY when it cannot be a P-256 private JWK.
+ */
+export function checkSigningKeySetting(secretValue: string | undefined): void {
+  if (secretValue === undefined || secretValue.trim() === "") throw notSet();
+  readPrivateJwk(secretValue);
+}
+
 function readPrivateJwk(secretValue: string): { x: string; y: string; d: string } {
   let jwk: unknown;
   try {
@@ -89,4 +96,10 @@ function readPrivateJwk(secretValue: string): { x: string; y: string; d: string 
 
 function invalid(reason: string): ConfigError {
   return new ConfigError(`${SIGNING_KEY_SETTING} must be a private ES256 key as a JWK ({"kty":"EC","crv":"P-256","x":…,"y":…,"d":…}), but ${reason}`);
+}
+
+function notSet(): ConfigError {
+  return new ConfigError(
+    `${SIGNING_KEY_SETTING} is not set: it must hold the private JWK that tokens are signed with (wrangler secret put ${SIGNING_KEY_SETTING}; npm start keeps one in .dev.vars)`,
+  );
 }

@@ -2,12 +2,15 @@
 // `npm run deploy`: ships Pier to your Cloudflare account (run `npx wrangler login` once, or
 // set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID).
 //
-//   1. the R2 bucket and the queue are created if missing;
+//   1. the R2 bucket and the queue are created if missing; the secrets are checked: the token
+//      signing key is generated if missing, ADMIN_PASSWORD must be given (Pier refuses to run
+//      without it), from the environment of this command or by `wrangler secret put`;
 //   2. when the D1 database exists, its migrations are applied BEFORE the new code goes live;
 //   3. `wrangler deploy` uploads the Worker and its Durable Object classes (creating the D1
 //      database on the first deploy, through wrangler's automatic provisioning);
 //   4. on a first deploy, the migrations are applied to the database just created.
 import { spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -48,8 +51,44 @@ if (!queueCreated.ok && !/already (exists|taken)|in use/i.test(queueCreated.outp
 }
 console.log(queueCreated.ok ? `— created queue ${queue}` : `— queue ${queue} exists`);
 
+ensureSecrets();
+
 const databaseExists = wrangler(["d1", "info", database], { quiet: true }).ok;
 if (databaseExists) step("applying D1 migrations before the new code goes live", ["d1", "migrations", "apply", "DB", "--remote"]);
 step("deploying the Worker", ["deploy"]);
 if (!databaseExists) step("applying D1 migrations to the new database", ["d1", "migrations", "apply", "DB", "--remote"]);
 console.log("\nPier is deployed. Point clients at your Worker's URL (or its custom domain).");
+
+/** The secrets Pier refuses to run without (worker/config.ts). */
+function ensureSecrets() {
+  // Lists names only (never values); fails for a Worker not deployed yet, which has none.
+  const listed = wrangler(["secret", "list", "--format", "json"], { quiet: true });
+  const has = (name) => listed.ok && listed.output.includes(`"${name}"`);
+  if (process.env.ADMIN_PASSWORD) {
+    putSecret("ADMIN_PASSWORD", process.env.ADMIN_PASSWORD);
+  } else if (!has("ADMIN_PASSWORD")) {
+    console.error(
+      "Pier deploy stopped: the secret ADMIN_PASSWORD (the admin user's password, 12 characters or more) is not set.\n" +
+        "Run `npx wrangler secret put ADMIN_PASSWORD`, or `ADMIN_PASSWORD=… npm run deploy`.",
+    );
+    process.exit(1);
+  }
+  if (!has("PIER_SIGNING_KEY")) putSecret("PIER_SIGNING_KEY", generateSigningKeyJwkSync());
+}
+
+function putSecret(name, value) {
+  const result = spawnSync("npx", ["wrangler", "secret", "put", name], { cwd: root, input: value, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+  if (result.status !== 0) {
+    console.error(`${result.stdout}${result.stderr}`);
+    console.error(`Pier deploy stopped: could not set the secret ${name}.`);
+    process.exit(1);
+  }
+  console.log(`— secret ${name} set`);
+}
+
+/** A fresh ES256 private JWK (synchronous: Node's KeyObject export). */
+function generateSigningKeyJwkSync() {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { kty, crv, x, y, d } = privateKey.export({ format: "jwk" });
+  return JSON.stringify({ kty, crv, x, y, d });
+}

@@ -3,7 +3,9 @@
 // Applies the D1 migrations first (so a fresh checkout just works), says how to use the
 // registry, then hands over to `wrangler dev`.
 import { spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureLocalSecrets } from "./local-secrets.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const address = "127.0.0.1:8787";
@@ -22,8 +24,16 @@ if (migrations.status !== 0) {
   process.exit(1);
 }
 
+// Every Pier needs an admin password and a token signing key: made once, kept in .dev.vars.
+const generated = await ensureLocalSecrets(join(root, ".dev.vars"));
+const adminLine =
+  generated.ADMIN_PASSWORD === undefined
+    ? "  admin: user admin, password ADMIN_PASSWORD in .dev.vars"
+    : `  admin: user admin, password ${generated.ADMIN_PASSWORD}\n         (generated now and shown only this once; kept in .dev.vars)`;
+
 console.log(`
 Pier, an OCI registry, is starting on http://${address}
+${adminLine}
   push:  skopeo copy --dest-tls-verify=false oci:./my-image docker://${address}/team/app:1.0
          (podman push --tls-verify=false …; docker push ${address}/team/app:1.0, loopback needs no TLS)
   pull:  skopeo copy --src-tls-verify=false docker://${address}/team/app:1.0 oci:./copy
