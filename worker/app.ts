@@ -6,10 +6,12 @@ import type { Bindings } from "./env";
 import { drain } from "./streams";
 import { errorBody, RegistryError } from "./errors";
 import { cacheApiRoutes } from "./routes/api/cache";
+import { managementApiRoutes } from "./routes/api/management";
 import { blobRoutes } from "./routes/blobs";
 import type { AppEnv } from "./routes/context";
 import { listingRoutes } from "./routes/listings";
 import { manifestRoutes } from "./routes/manifests";
+import { tokenRoutes } from "./routes/token";
 import { uploadRoutes } from "./routes/uploads";
 
 export function buildApp(): Hono<AppEnv> {
@@ -42,6 +44,8 @@ export function buildApp(): Hono<AppEnv> {
   app.route("/v2", blobRoutes);
   app.route("/v2", manifestRoutes);
   app.route("/api/v1/cache", cacheApiRoutes);
+  app.route("/api/v1", managementApiRoutes);
+  app.route("/", tokenRoutes);
 
   app.notFound(() => renderError(new RegistryError("UNSUPPORTED", "no such endpoint", { status: 404 })));
   app.onError(async (error, c) => {

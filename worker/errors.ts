@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
   // The management API (/api/v1) only: a request body that is not what the endpoint takes.
   INVALID_REQUEST: { status: 400, message: "invalid request" },
+  // The management API (/api/v1) only: the name asked for (user, project, robot) is taken.
+  CONFLICT: { status: 409, message: "the name is already taken" },
   // Not a client mistake: storage, a platform service or an upstream failed. Upstream failures
   // carry 502 (bad answer) or 504 (no answer in time) instead of 500.
   UNKNOWN: { status: 500, message: "unknown error" },

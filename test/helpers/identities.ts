@@ -1,0 +1,69 @@
+// Users, projects, members and robots for access-control tests, made through the query modules
+// (each with a unique name, so tests never see each other's), and the token endpoint's calls.
+import { env } from "cloudflare:test";
+import { decodeJwt } from "jose";
+import { hashSecret } from "../../worker/auth/passwords";
+import { ROBOT_PREFIX } from "../../worker/auth/principal";
+import { database } from "../../worker/storage/db/client";
+import { createProject, createUser, type MemberRole, setMember } from "../../worker/storage/db/queries/principals";
+import { createRobot, type RobotGrant } from "../../worker/storage/db/queries/robots";
+import { request } from "./registry";
+
+export const db = database(env.DB);
+export const ADMIN = { username: "admin", password: env.ADMIN_PASSWORD };
+
+export function unique(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+export interface Login {
+  username: string;
+  password: string;
+}
+
+export async function newUser(options: { disabled?: boolean; isAdmin?: boolean } = {}): Promise<Login> {
+  const login = { username: unique("user"), password: `pw-${crypto.randomUUID()}` };
+  await createUser(db, { username: login.username, passwordHash: await hashSecret(login.password), isAdmin: options.isAdmin ?? false });
+  // No query module disables users yet (the management API will add one).
+  if (options.disabled) await env.DB.prepare("UPDATE users SET disabled = 1 WHERE username = ?").bind(login.username).run();
+  return login;
+}
+
+export async function newProject(options: { public?: boolean; members?: [Login, MemberRole][] } = {}): Promise<string> {
+  const name = unique("team");
+  await createProject(db, { name, kind: "local", public: options.public ?? false, createdBy: "admin" });
+  for (const [login, role] of options.members ?? []) await setMember(db, name, login.username, role);
+  return name;
+}
+
+export async function newRobot(grants: RobotGrant[], options: { expiresAt?: number | null; disabled?: boolean } = {}): Promise<Login> {
+  const login = { username: `${ROBOT_PREFIX}${unique("ci")}`, password: `secret-${crypto.randomUUID()}` };
+  await createRobot(
+    db,
+    { name: login.username, level: "project", secretHash: await hashSecret(login.password), expiresAt: options.expiresAt ?? null, disabled: options.disabled ?? false },
+    grants,
+  );
+  return login;
+}
+
+export function basic(login: Login): string {
+  const bytes = new TextEncoder().encode(`${login.username}:${login.password}`);
+  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
+}
+
+/** GET /token with these query parameters (`scope` may repeat) and optional Basic credentials. */
+export function getToken(parameters: [string, string][], login?: Login, headers: Record<string, string> = {}): Promise<Response> {
+  const query = new URLSearchParams(parameters).toString();
+  return request(`/token${query === "" ? "" : `?${query}`}`, { headers: { ...headers, ...(login && { Authorization: basic(login) }) } });
+}
+
+/** POST /token with a form, as docker and containerd send it. */
+export function postToken(form: Record<string, string>): Promise<Response> {
+  return request("/token", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() });
+}
+
+/** The access claim of a token response's token. */
+export async function accessOf(response: Response): Promise<unknown> {
+  const body = (await response.json()) as { token: string };
+  return decodeJwt(body.token).access;
+}

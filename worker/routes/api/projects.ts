@@ -1,0 +1,37 @@
+// Projects:
+//   POST  /api/v1/projects            {"name", "public"?} → 201 the project
+//   GET   /api/v1/projects            ?n=&next= → {"items", "next"}: the projects the caller can see
+//   GET   /api/v1/projects/{project}  the project (404 when the caller cannot see it)
+//   PATCH /api/v1/projects/{project}  {"public"} → the project (manageProject)
+// and, below a project, its members (members.ts) and robots (project-robots.ts).
+import { Hono } from "hono";
+import { parseFlag, parseNewProject, parsePageSize } from "../../services/management/inputs";
+import { createProject, getProject, listProjects, updateProject } from "../../services/management/projects";
+import type { ApiEnv } from "./actor";
+import { jsonBody } from "./body";
+import { memberRoutes } from "./members";
+import { DEFAULT_PAGE, MAX_PAGE } from "./paging";
+import { projectRobotRoutes } from "./project-robots";
+
+export const projectRoutes = new Hono<ApiEnv>();
+
+projectRoutes.post("/", async (c) => {
+  const project = parseNewProject(await jsonBody(c));
+  const created = await createProject(c.env, c.var.config, c.var.actor, project);
+  return c.json(created, 201, { Location: `/api/v1/projects/${created.name}` });
+});
+
+projectRoutes.get("/", async (c) => {
+  const limit = parsePageSize(c.req.query("n"), DEFAULT_PAGE, MAX_PAGE);
+  return c.json(await listProjects(c.env, c.var.actor, limit, c.req.query("next") || null));
+});
+
+projectRoutes.get("/:project", async (c) => c.json(await getProject(c.env, c.var.actor, c.req.param("project"))));
+
+projectRoutes.patch("/:project", async (c) => {
+  const isPublic = parseFlag(await jsonBody(c), "public");
+  return c.json(await updateProject(c.env, c.var.actor, c.req.param("project"), { public: isPublic }));
+});
+
+projectRoutes.route("/:project/members", memberRoutes);
+projectRoutes.route("/:project/robots", projectRobotRoutes);

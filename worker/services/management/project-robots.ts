@@ -1,0 +1,60 @@
+// Project robots (issue 4): accounts for CI and deployments inside one project, with explicit
+// permissions, an expiry and a secret shown once. Their login name is `robot$<project>+<name>`
+// (Harbor's form), so the name alone says which project a robot belongs to. Managing them is
+// the project admin's (manageRobots); maintainers may list them (listRobots).
+import { ROBOT_PREFIX } from "../../auth/principal";
+import type { Bindings } from "../../env";
+import { database } from "../../storage/db/client";
+import { findRobot, listProjectRobots } from "../../storage/db/queries/robots";
+import type { Actor } from "./actor";
+import { projectFor } from "./guard";
+import type { NewProjectRobot } from "./inputs";
+import { insertRobot, refreshSecret, type RobotSecret, removeRobot, setDisabled, storedRobot } from "./robot-accounts";
+import { type ProjectRobotView, projectRobotView } from "./views";
+
+export function projectRobotLogin(project: string, name: string): string {
+  return `${ROBOT_PREFIX}${project}+${name}`;
+}
+
+export async function createProjectRobot(env: Bindings, actor: Actor, project: string, robot: NewProjectRobot): Promise<ProjectRobotView & RobotSecret> {
+  const login = projectRobotLogin(project, robot.name);
+  await projectFor(env, actor, project, "manageRobots", { action: "robot.create", resource: login });
+  const grants = robot.permissions.map((action) => ({ project, action }));
+  const { secret, row } = await insertRobot(env, actor, { ...robot, login, level: "project" }, grants, project);
+  return { ...projectRobotView(row, row.grants, project), secret };
+}
+
+/** The project's robots, never their secrets; system robots with permissions here included. */
+export async function listProjectRobotViews(env: Bindings, actor: Actor, project: string): Promise<{ items: ProjectRobotView[] }> {
+  await projectFor(env, actor, project, "listRobots", { action: "robot.list", resource: project });
+  const db = database(env.DB);
+  // One batch per robot for its permissions: a project holds a handful of robots, not thousands.
+  const robots = await Promise.all((await listProjectRobots(db, project)).map((row) => findRobot(db, row.name)));
+  return { items: robots.flatMap((robot) => (robot === null ? [] : [projectRobotView(robot, robot.grants, project)])) };
+}
+
+export async function getProjectRobot(env: Bindings, actor: Actor, project: string, name: string): Promise<ProjectRobotView> {
+  const login = projectRobotLogin(project, name);
+  await projectFor(env, actor, project, "listRobots", { action: "robot.read", resource: login });
+  const robot = await storedRobot(env, login, "project");
+  return projectRobotView(robot, robot.grants, project);
+}
+
+export async function setProjectRobotDisabled(env: Bindings, actor: Actor, project: string, name: string, disabled: boolean): Promise<ProjectRobotView> {
+  const login = projectRobotLogin(project, name);
+  await projectFor(env, actor, project, "manageRobots", { action: disabled ? "robot.disable" : "robot.enable", resource: login });
+  const robot = await setDisabled(env, actor, await storedRobot(env, login, "project"), disabled, project);
+  return projectRobotView(robot, robot.grants, project);
+}
+
+export async function refreshProjectRobotSecret(env: Bindings, actor: Actor, project: string, name: string): Promise<RobotSecret> {
+  const login = projectRobotLogin(project, name);
+  await projectFor(env, actor, project, "manageRobots", { action: "robot.secret", resource: login });
+  return refreshSecret(env, actor, await storedRobot(env, login, "project"), project);
+}
+
+export async function deleteProjectRobot(env: Bindings, actor: Actor, project: string, name: string): Promise<void> {
+  const login = projectRobotLogin(project, name);
+  await projectFor(env, actor, project, "manageRobots", { action: "robot.delete", resource: login });
+  await removeRobot(env, actor, await storedRobot(env, login, "project"), project);
+}

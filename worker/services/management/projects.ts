@@ -1,0 +1,56 @@
+// Projects (issue 4, "Principals and projects"): the first segment of every repository name.
+// Created by system admins, or by any user when PIER_USERS_CREATE_PROJECTS is on; a user who
+// creates one becomes its project admin, so it is never left without someone to manage it.
+// Only local projects are made here: proxy projects follow PIER_UPSTREAMS (worker/auth/access.ts).
+import type { Config } from "../../config";
+import type { Bindings } from "../../env";
+import { RegistryError } from "../../errors";
+import { database } from "../../storage/db/client";
+import { listVisibleProjects } from "../../storage/db/queries/identity-listings";
+import { createProject as insertProject, findProject, listProjects as listAllProjects, setMember, setProjectPublic } from "../../storage/db/queries/principals";
+import { type Actor, isSystemAdmin, loginName } from "./actor";
+import { audit } from "./audit-trail";
+import { projectFor, requireSystem } from "./guard";
+import type { NewProject } from "./inputs";
+import { type Page, pageOf, type ProjectView, projectView } from "./views";
+
+export async function createProject(env: Bindings, config: Config, actor: Actor, project: NewProject): Promise<ProjectView> {
+  await requireSystem(env, config, actor, "createProject", { action: "project.create", resource: project.name, project: null });
+  // An upstream's name is its proxy project's, even before the first pull creates the row.
+  const taken = () => new RegistryError("CONFLICT", `the project name "${project.name}" is taken`);
+  if (config.upstreams.some((upstream) => upstream.name === project.name)) throw taken();
+  const db = database(env.DB);
+  if (!(await insertProject(db, { name: project.name, kind: "local", public: project.public, createdBy: loginName(actor) }))) throw taken();
+  // A system admin needs no role: they may do everything in every project already.
+  if (!isSystemAdmin(actor)) await setMember(db, project.name, loginName(actor), "projectAdmin");
+  await audit(env, actor, { action: "project.create", resource: project.name, project: project.name });
+  return projectView((await findProject(db, project.name))!);
+}
+
+/** The projects the actor can see: public ones, ones they hold a role in, all for admins. */
+export async function listProjects(env: Bindings, actor: Actor, limit: number, last: string | null): Promise<Page<ProjectView>> {
+  const db = database(env.DB);
+  const { principal } = actor;
+  let rows;
+  if (isSystemAdmin(actor)) rows = await listAllProjects(db, last, limit + 1);
+  else if (principal.kind === "user") rows = await listVisibleProjects(db, { member: principal.name }, last, limit + 1);
+  else {
+    // A robot sees what it may pull (the permission table's visibility rule), nothing more.
+    const pulls = principal.grants.filter((grant) => grant.action === "pull").map((grant) => grant.project);
+    rows = await listVisibleProjects(db, { projects: pulls }, last, limit + 1);
+  }
+  return pageOf(rows, limit, projectView, (row) => row.name);
+}
+
+export async function getProject(env: Bindings, actor: Actor, name: string): Promise<ProjectView> {
+  return projectView(await projectFor(env, actor, name, "pull", { action: "project.read", resource: name }));
+}
+
+/** Makes the project public or private (also a proxy project: issue 4's switch). */
+export async function updateProject(env: Bindings, actor: Actor, name: string, change: { public: boolean }): Promise<ProjectView> {
+  const entry = { action: "project.update", resource: name };
+  const project = await projectFor(env, actor, name, "manageProject", entry);
+  await setProjectPublic(database(env.DB), name, change.public);
+  await audit(env, actor, { ...entry, project: name });
+  return projectView({ ...project, public: change.public });
+}
