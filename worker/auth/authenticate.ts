@@ -202,6 +202,13 @@ function decoyHash(): Promise<string> {
   return decoy;
 }
 
+/** The login name a Basic header claims (for the audit log of a failed sign-in), or null. */
+export function basicUsername(authorization: string | null): string | null {
+  const match = /^\s*basic\s+(\S+)\s*$/i.exec(authorization ?? "");
+  const name = match === null ? null : (decodeBasic(match[1]!)?.username ?? null);
+  return name === null ? null : name.slice(0, MAX_LOGIN_NAME);
+}
+
 /** `user-id ":" password` from base64, UTF-8 (RFC 7617 §2, §2.1); the user-id holds no colon. */
 function decodeBasic(value: string): Credentials | null {
   let text: string;

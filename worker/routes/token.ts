@@ -15,13 +15,14 @@
 // same 401 there. Malformed requests are 400 with RFC 6749 §5.2's body.
 import { Hono } from "hono";
 import { accessFor } from "../auth/access";
-import { authenticate, authenticatePassword, identityOf, tokenParties } from "../auth/authenticate";
+import { authenticate, authenticatePassword, basicUsername, identityOf, tokenParties } from "../auth/authenticate";
+import { auditLogin, auditRefusals } from "../auth/login-audit";
 import { type Principal, principalName } from "../auth/principal";
 import { parseScopes, type Scope } from "../auth/scopes";
 import { jwks, loadSigningKey } from "../auth/signing-key";
 import { type AccessEntry, issueRefreshToken, issueToken, verifyRefreshToken } from "../auth/tokens";
 import { RegistryError } from "../errors";
-import type { AppContext, AppEnv } from "./context";
+import { type AppContext, type AppEnv, waitUntilOf } from "./context";
 
 export const tokenRoutes = new Hono<AppEnv>();
 
@@ -79,8 +80,10 @@ async function signIn(c: AppContext): Promise<Principal> {
   try {
     const principal = await authenticate(c.env, c.var.config, { authorization: c.req.header("Authorization") ?? null, ip: clientIp(c), url: c.req.url });
     if (principal.kind === "token") throw new RegistryError("UNAUTHORIZED", "the token endpoint takes Basic credentials, not a token");
+    if (principal.kind !== "anonymous") auditLogin(c.env, waitUntilOf(c), { principal: principalName(principal), result: "success", ip: clientIp(c) });
     return principal;
   } catch (error) {
+    if (error instanceof RegistryError) auditFailedLogin(c, basicUsername(c.req.header("Authorization") ?? null), error);
     // The token endpoint is where credentials go, so its challenge asks for them (RFC 7617),
     // not for a token from itself.
     if (error instanceof RegistryError && error.code === "UNAUTHORIZED") throw new RegistryError("UNAUTHORIZED", error.message, { headers: basicChallenge(c) });
@@ -126,7 +129,11 @@ async function grantOf(c: AppContext, form: URLSearchParams): Promise<{ principa
     const username = form.get("username");
     const password = form.get("password");
     if (!username || password === null) throw new OAuthError(400, "invalid_request", "the password grant needs username and password");
-    const principal = await authenticatePassword(c.env, c.var.config, { username, password }, { ip: clientIp(c), url: c.req.url });
+    const principal = await authenticatePassword(c.env, c.var.config, { username, password }, { ip: clientIp(c), url: c.req.url }).catch((error: unknown) => {
+      if (error instanceof RegistryError) auditFailedLogin(c, username, error);
+      throw error;
+    });
+    auditLogin(c.env, waitUntilOf(c), { principal: principalName(principal), result: "success", ip: clientIp(c) });
     // access_type=offline asks for a refresh token (distribution's OAuth2 spec).
     return { principal, offline: form.get("access_type") === "offline" };
   }
@@ -147,6 +154,7 @@ async function issue(c: AppContext, principal: Principal, scopes: Scope[], offli
   const key = await loadSigningKey(config.auth.signingKey);
   const subject = principalName(principal);
   const access: AccessEntry[] = await accessFor(c.env, config, principal, scopes);
+  auditRefusals(c.env, waitUntilOf(c), { principal: subject || "anonymous", requested: scopes, granted: access, ip: clientIp(c) });
   const [token, refresh] = await Promise.all([
     issueToken(key, { issuer, service, subject, access, lifetimeSeconds: config.auth.tokenLifetimeSeconds }),
     offline ? issueRefreshToken(key, { issuer, service, subject }) : null,
@@ -169,6 +177,12 @@ function oauthError(c: AppContext, { status, error, message }: OAuthError): Resp
 
 function basicChallenge(c: AppContext): Record<string, string> {
   return { "WWW-Authenticate": `Basic realm="${tokenParties(c.var.config, c.req.url).service}", charset="UTF-8"` };
+}
+
+/** A refused sign-in: `denied` when throttled, `failure` for wrong credentials. */
+function auditFailedLogin(c: AppContext, username: string | null, error: RegistryError): void {
+  if (username === null || (error.code !== "UNAUTHORIZED" && error.code !== "TOOMANYREQUESTS")) return;
+  auditLogin(c.env, waitUntilOf(c), { principal: username, result: error.code === "TOOMANYREQUESTS" ? "denied" : "failure", ip: clientIp(c) });
 }
 
 function clientIp(c: AppContext): string | null {
