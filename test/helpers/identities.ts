@@ -5,7 +5,7 @@ import { decodeJwt } from "jose";
 import { hashSecret } from "../../worker/auth/passwords";
 import { ROBOT_PREFIX } from "../../worker/auth/principal";
 import { database } from "../../worker/storage/db/client";
-import { createProject, createUser, type MemberRole, setMember } from "../../worker/storage/db/queries/principals";
+import { createProject, createUser, type MemberRole, setMember, setUserDisabled } from "../../worker/storage/db/queries/principals";
 import { createRobot, type RobotGrant } from "../../worker/storage/db/queries/robots";
 import { request } from "./registry";
 
@@ -24,8 +24,7 @@ export interface Login {
 export async function newUser(options: { disabled?: boolean; isAdmin?: boolean } = {}): Promise<Login> {
   const login = { username: unique("user"), password: `pw-${crypto.randomUUID()}` };
   await createUser(db, { username: login.username, passwordHash: await hashSecret(login.password), isAdmin: options.isAdmin ?? false });
-  // No query module disables users yet (the management API will add one).
-  if (options.disabled) await env.DB.prepare("UPDATE users SET disabled = 1 WHERE username = ?").bind(login.username).run();
+  if (options.disabled) await setUserDisabled(db, login.username, true);
   return login;
 }
 

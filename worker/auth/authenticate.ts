@@ -17,7 +17,7 @@ import { database } from "../storage/db/client";
 import { findUser, upsertAdmin } from "../storage/db/queries/principals";
 import { findRobot, type RobotRow } from "../storage/db/queries/robots";
 import { generateSecret, hashSecret, verifySecret } from "./passwords";
-import { ADMIN_USERNAME, isRobotName, type Principal, type RobotGrant } from "./principal";
+import { ADMIN_USERNAME, isRobotName, type Principal, principalName, type RobotGrant } from "./principal";
 import { challenge } from "./scopes";
 import { loadSigningKey } from "./signing-key";
 import type { BucketRule } from "./token-bucket";
@@ -68,6 +68,8 @@ const MAX_LOGIN_NAME = 256;
 
 // Keyed by configuration, so a different ADMIN_PASSWORD never meets another one's cache.
 const verified = new WeakMap<Config, Map<string, { principal: Principal; until: number }>>();
+/** The same caches, iterable (a WeakMap is not), for forgetVerifiedLogins. */
+const caches = new Set<Map<string, { principal: Principal; until: number }>>();
 const adminRecorded = new WeakSet<Config>();
 let decoy: Promise<string> | null = null;
 
@@ -117,7 +119,10 @@ export async function authenticatePassword(env: Bindings, config: Config, creden
   const parties = tokenParties(config, request.url);
   if (credentials.username === "" || credentials.username.length > MAX_LOGIN_NAME) throw unauthorized(parties, "invalid username or password");
   let cache = verified.get(config);
-  if (!cache) verified.set(config, (cache = new Map()));
+  if (!cache) {
+    verified.set(config, (cache = new Map()));
+    caches.add(cache);
+  }
   // JSON, not "name:password": a form's name may hold a colon, and no two pairs may share a key.
   const key = await sha256Hex(JSON.stringify([credentials.username, credentials.password]));
   const hit = cache.get(key);
@@ -130,6 +135,20 @@ export async function authenticatePassword(env: Bindings, config: Config, creden
   if (cache.size >= VERIFIED_LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(key, { principal, until: Date.now() + VERIFIED_TTL_MS });
   return principal;
+}
+
+/**
+ * Forgets this isolate's verified Basic logins of one account, so that a disabled or deleted
+ * account, or a changed secret, is checked against D1 again on its next request. Only that
+ * account: forgetting everyone would make every other client (the admin changing the account
+ * among them) sign in again and spend its throttle budget. Only this isolate: the others keep
+ * trusting a login they verified for up to VERIFIED_TTL_MS (60 s), since isolates share no
+ * memory and a broadcast would cost a round trip on every sign-in.
+ */
+export function forgetVerifiedLogins(loginName: string): void {
+  for (const cache of caches) {
+    for (const [key, entry] of cache) if (principalName(entry.principal) === loginName) cache.delete(key);
+  }
 }
 
 async function checkPassword(env: Bindings, config: Config, { username, password }: Credentials, parties: TokenEndpoint): Promise<Principal> {

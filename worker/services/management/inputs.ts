@@ -80,11 +80,29 @@ export interface NewUser {
 }
 
 export function parseNewUser(body: Body): NewUser {
-  const { password } = body;
+  const password = parsePassword(body.password);
+  return { username: parseUsername(body.username), password };
+}
+
+/** What PATCH /users/{username} changes: at least one of the two. */
+export interface UserUpdate {
+  disabled?: boolean;
+  password?: string;
+}
+
+export function parseUserUpdate(body: Body): UserUpdate {
+  if (body.disabled === undefined && body.password === undefined) throw invalid('the body must set "disabled", "password" or both');
+  return {
+    ...(body.disabled !== undefined && { disabled: parseFlag(body, "disabled") }),
+    ...(body.password !== undefined && { password: parsePassword(body.password) }),
+  };
+}
+
+function parsePassword(password: unknown): string {
   if (typeof password !== "string" || password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
     throw invalid(`"password" must be a string of ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`);
   }
-  return { username: parseUsername(body.username), password };
+  return password;
 }
 
 export interface NewProject {

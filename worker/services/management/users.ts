@@ -1,5 +1,10 @@
 // User accounts (issue 4, "Principals and projects"): created and listed by system admins only,
 // as in Harbor; a user may read their own account. Passwords are stored only as PBKDF2 hashes.
+// Disabling, re-enabling, a new password and deletion are for system admins too; `admin` itself
+// is left alone (its password is ADMIN_PASSWORD, and it must never be locked out). Each of them
+// forgets this isolate's verified Basic logins, so the change holds here at once (others may
+// trust a cached login for up to a minute: worker/auth/authenticate.ts).
+import { forgetVerifiedLogins } from "../../auth/authenticate";
 import { hashSecret } from "../../auth/passwords";
 import { ADMIN_USERNAME } from "../../auth/principal";
 import type { Config } from "../../config";
@@ -7,11 +12,11 @@ import type { Bindings } from "../../env";
 import { RegistryError } from "../../errors";
 import { database } from "../../storage/db/client";
 import { listUsers as listUserRows } from "../../storage/db/queries/identity-listings";
-import { createUser as insertUser, findUser } from "../../storage/db/queries/principals";
+import { deleteUser as deleteUserRow, createUser as insertUser, findUser, updateUser as updateUserRow } from "../../storage/db/queries/principals";
 import type { Actor } from "./actor";
 import { audit } from "./audit-trail";
 import { requireSystem } from "./guard";
-import type { NewUser } from "./inputs";
+import { invalid, type NewUser, type UserUpdate } from "./inputs";
 import { type Page, pageOf, type UserView, userView } from "./views";
 
 export async function createUser(env: Bindings, config: Config, actor: Actor, user: NewUser): Promise<UserView> {
@@ -35,6 +40,39 @@ export async function listUsers(env: Bindings, config: Config, actor: Actor, lim
 export async function getUser(env: Bindings, config: Config, actor: Actor, username: string): Promise<UserView> {
   if (actor.principal.name !== username) await requireSystem(env, config, actor, "manageUsers", { action: "user.read", resource: username, project: null });
   const row = await findUser(database(env.DB), username);
-  if (row === null) throw new RegistryError("NAME_UNKNOWN", `no user is named "${username}"`);
+  if (row === null) throw userUnknown(username);
   return userView(row);
+}
+
+/**
+ * Audited as `user.disable` / `user.enable` and `user.password` (one record per change); a
+ * refused attempt as `user.update`.
+ */
+export async function updateUser(env: Bindings, config: Config, actor: Actor, username: string, update: UserUpdate): Promise<UserView> {
+  await requireSystem(env, config, actor, "manageUsers", { action: "user.update", resource: username, project: null });
+  if (username === ADMIN_USERNAME) throw invalid(`the "${ADMIN_USERNAME}" user cannot be changed here: its password is ADMIN_PASSWORD, and it cannot be disabled`);
+  const passwordHash = update.password === undefined ? undefined : await hashSecret(update.password);
+  const row = await updateUserRow(database(env.DB), username, {
+    ...(update.disabled !== undefined && { disabled: update.disabled }),
+    ...(passwordHash !== undefined && { passwordHash }),
+  });
+  if (row === null) throw userUnknown(username);
+  forgetVerifiedLogins(username);
+  if (update.disabled !== undefined) await audit(env, actor, { action: update.disabled ? "user.disable" : "user.enable", resource: username, project: null });
+  if (passwordHash !== undefined) await audit(env, actor, { action: "user.password", resource: username, project: null });
+  return userView(row);
+}
+
+/** Deletes the account and its project memberships; audited as `user.delete`. */
+export async function deleteUser(env: Bindings, config: Config, actor: Actor, username: string): Promise<void> {
+  const entry = { action: "user.delete", resource: username, project: null };
+  await requireSystem(env, config, actor, "manageUsers", entry);
+  if (username === ADMIN_USERNAME) throw invalid(`the "${ADMIN_USERNAME}" user cannot be deleted: it signs in with ADMIN_PASSWORD`);
+  if (!(await deleteUserRow(database(env.DB), username))) throw userUnknown(username);
+  forgetVerifiedLogins(username);
+  await audit(env, actor, entry);
+}
+
+function userUnknown(username: string): RegistryError {
+  return new RegistryError("NAME_UNKNOWN", `no user is named "${username}"`);
 }

@@ -19,6 +19,31 @@ export async function createUser(db: Database, user: { username: string; passwor
   return inserted.length > 0;
 }
 
+/** Changes the user's flags or password hash in one statement; the row as it is now, or null when there is no such user. */
+export async function updateUser(db: Database, username: string, changes: { disabled?: boolean; passwordHash?: string }): Promise<UserRow | null> {
+  const rows = await db.update(users).set(changes).where(eq(users.username, username)).returning();
+  return rows[0] ?? null;
+}
+
+/** False when there is no such user. */
+export async function setUserDisabled(db: Database, username: string, disabled: boolean): Promise<boolean> {
+  return (await updateUser(db, username, { disabled })) !== null;
+}
+
+/** False when there is no such user. */
+export async function setUserPassword(db: Database, username: string, passwordHash: string): Promise<boolean> {
+  return (await updateUser(db, username, { passwordHash })) !== null;
+}
+
+/** Deletes the user and their project memberships together (one batch); false when there was no such user. */
+export async function deleteUser(db: Database, username: string): Promise<boolean> {
+  const [, deleted] = await db.batch([
+    db.delete(projectMembers).where(eq(projectMembers.username, username)),
+    db.delete(users).where(eq(users.username, username)).returning({ username: users.username }),
+  ]);
+  return deleted.length > 0;
+}
+
 /** The `admin` user from ADMIN_PASSWORD: created, or given the current password hash. */
 export async function upsertAdmin(db: Database, username: string, passwordHash: string): Promise<void> {
   await db
