@@ -148,6 +148,12 @@ describe("challenge", () => {
     );
   });
 
+  it("adds an RFC 6750 error after the scope when credentials fall short", () => {
+    expect(challenge("https://p/token", "p", "repository:team/app:push", "insufficient_scope")).toBe(
+      'Bearer realm="https://p/token",service="p",scope="repository:team/app:push",error="insufficient_scope"',
+    );
+  });
+
   it("joins several scopes with a space inside one scope parameter", () => {
     expect(challenge("https://p/token", "p", ["repository:team/app:pull,push", "repository:team/base:pull"])).toBe(
       'Bearer realm="https://p/token",service="p",scope="repository:team/app:pull,push repository:team/base:pull"',

@@ -39,6 +39,11 @@ const REPOSITORY_ACTIONS: readonly RepositoryAction[] = ["pull", "push", "delete
 export async function projectFor(env: Bindings, config: Config, repository: RepoName, operation: Operation = "read"): Promise<ProjectRef | null> {
   const upstream = await upstreamOf(env, config, repository, operation);
   if (upstream !== null) return proxyProject(env, upstream);
+  return localProject(env, repository);
+}
+
+/** The project of a name Pier holds itself: its first segment; null for a one-segment name. */
+export async function localProject(env: Bindings, repository: RepoName): Promise<ProjectRef | null> {
   const slash = repository.indexOf("/");
   if (slash === -1) return null;
   const name = repository.slice(0, slash);
@@ -130,7 +135,7 @@ async function upstreamOf(env: Bindings, config: Config, repository: RepoName, o
 }
 
 /** The upstream's proxy project, created public on first use. */
-async function proxyProject(env: Bindings, upstream: Upstream): Promise<ProjectRef> {
+export async function proxyProject(env: Bindings, upstream: Upstream): Promise<ProjectRef> {
   const db = database(env.DB);
   let row = await findProject(db, upstream.name);
   if (row === null) {

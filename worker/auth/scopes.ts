@@ -99,11 +99,14 @@ export function scopeFor(repository: RepoName, actions: readonly [RepositoryActi
  * Docker token protocol uses it): `Bearer realm="…",service="…"`, plus `scope="…"` when the
  * request needs one or more (several are joined by spaces, as distribution does for a
  * cross-repository mount). Values are RFC 9110 quoted-strings: `"` and `\` are escaped.
+ * `error` (RFC 6750 §3.1) says why credentials that were sent fall short, e.g.
+ * `insufficient_scope` for a token that lacks the action asked for.
  */
-export function challenge(realm: string, service: string, scope?: string | readonly string[]): string {
+export function challenge(realm: string, service: string, scope?: string | readonly string[], error?: "insufficient_scope" | "invalid_token"): string {
   const scopes = scope === undefined ? [] : typeof scope === "string" ? [scope] : scope;
   const parameters = [`realm=${quoted(realm)}`, `service=${quoted(service)}`];
   if (scopes.length > 0) parameters.push(`scope=${quoted(scopes.join(" "))}`);
+  if (error !== undefined) parameters.push(`error=${quoted(error)}`);
   return `Bearer ${parameters.join(",")}`;
 }
 

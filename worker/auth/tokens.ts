@@ -110,7 +110,7 @@ export async function verifyRefreshToken(key: SigningKey, token: string, parties
  * as in distribution's token authentication (`registry:catalog:*` is the usual one). Names must
  * match exactly: access to "team/app" says nothing about "team/app2" or "team".
  */
-export function grants(verified: VerifiedToken, type: AccessType, name: string, action: string): boolean {
+export function grants(verified: Pick<VerifiedToken, "access">, type: AccessType, name: string, action: string): boolean {
   return verified.access.some(
     (entry) => entry.type === type && entry.name === name && (entry.actions.includes(action) || entry.actions.includes("*")),
   );
