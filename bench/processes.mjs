@@ -1,10 +1,9 @@
-// The lifecycle of everything the benchmark starts: temp state, ports, child processes. Whatever
+// The lifecycle of everything the benchmark starts: temp state, child processes. Whatever
 // happens (an error, Ctrl-C, a deadline), nothing started here outlives the benchmark: each
 // process is killed by its own id or process group, never by name, and the temp dir is removed.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 
 const STOP_TIMEOUT_MS = 10_000;
@@ -41,18 +40,6 @@ export function stateDir(name) {
   const dir = join(scratch, `${name}-${Math.random().toString(36).slice(2, 8)}`);
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function waitUntilServing(url, timeoutMs, isAlive) {
@@ -111,4 +98,24 @@ export function withTimeout(promise, ms, message) {
 export function trackProcess(pid) {
   livePids.add(pid);
   return () => livePids.delete(pid);
+}
+
+/**
+ * Runs a benchmark's `main`, then notes the run's duration and closing load average in `results`
+ * and hands them to `report`; exits 0, or 1 with the error (the exit handler stops the servers).
+ */
+export function runBenchmark(main, { started, results, report }) {
+  main()
+    .then(() => {
+      results.durationSeconds = (Date.now() - started) / 1000;
+      results.loadAverage.end = loadavg();
+      report(results);
+    })
+    .then(
+      () => process.exit(0),
+      (error) => {
+        console.error("bench failed:", error);
+        process.exit(1);
+      },
+    );
 }

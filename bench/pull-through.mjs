@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import { loadavg } from "node:os";
 import { cpuSeconds } from "./memory.mjs";
+import { runBenchmark } from "./processes.mjs";
 import { headBlob, pullImage, pushImage } from "./proxy-images.mjs";
 import { printProxyReport, writeProxyResults } from "./pull-through-report.mjs";
 import * as client from "./registry-client.mjs";
@@ -215,16 +216,13 @@ async function main() {
   } finally {
     for (const server of servers.reverse()) await server.stop();
   }
-  results.durationSeconds = (Date.now() - started) / 1000;
-  results.loadAverage.end = loadavg();
-  printProxyReport(results);
-  console.log(`\nresults: ${writeProxyResults(results)}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error("bench failed:", error);
-    process.exit(1);
+runBenchmark(main, {
+  started,
+  results,
+  report: () => {
+    printProxyReport(results);
+    console.log(`\nresults: ${writeProxyResults(results)}`);
   },
-);
+});

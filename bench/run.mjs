@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { cpuSeconds, watchMemory } from "./memory.mjs";
+import { runBenchmark } from "./processes.mjs";
 import * as client from "./registry-client.mjs";
 import { codeVersion, printReport, writeResults } from "./report.mjs";
 import { copyRegistryRows, startBareWorker, startDistribution, startPier, startWranglerDev } from "./servers.mjs";
@@ -252,16 +253,13 @@ async function main() {
     log("for the record: Pier under wrangler dev");
     await wranglerDevBenchmark();
   }
-  results.durationSeconds = (Date.now() - started) / 1000;
-  results.loadAverage.end = loadavg();
-  printReport(results);
-  console.log(`\nresults: ${writeResults(results)}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error("bench failed:", error);
-    process.exit(1);
+runBenchmark(main, {
+  started,
+  results,
+  report: () => {
+    printReport(results);
+    console.log(`\nresults: ${writeResults(results)}`);
   },
-);
+});

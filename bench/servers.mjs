@@ -11,17 +11,17 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { freePort, LOCAL_WRANGLER_ENV } from "../worker/dev/local-run.mjs";
 import { generateLocalSecrets } from "../worker/dev/local-secrets.mjs";
 import { distributionConfig, parseAccessLog } from "../test/e2e/distribution-config.mjs";
-import { freePort, signal, spawnGroup, stateDir, trackProcess, waitUntilServing, withTimeout } from "./processes.mjs";
+import { signal, spawnGroup, stateDir, trackProcess, waitUntilServing, withTimeout } from "./processes.mjs";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
-// A local run talks to nothing but its clients: no request.cf lookup, no telemetry.
-process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
-process.env.WRANGLER_SEND_METRICS = "false";
+// Miniflare runs in this process and wrangler under it: both read these from process.env.
+Object.assign(process.env, LOCAL_WRANGLER_ENV);
 
 const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))[1];
 
@@ -180,14 +180,19 @@ export async function startDistribution({ name = "distribution", accessLog = fal
   let access = "";
   const proc = spawnGroup("docker-registry", ["serve", join(dir, "config.yml")], { cwd: dir, onStdout: accessLog ? (chunk) => (access += chunk) : null });
   const url = `http://127.0.0.1:${port}`;
+  await untilServing(proc, url);
+  const entries = () => parseAccessLog(access);
+  return { name, url, pid: proc.child.pid, accessLog: entries, stop: proc.stop };
+}
+
+/** Resolves once `url`/v2/ answers 200; when it does not, stops `proc` and fails with its output. */
+async function untilServing(proc, url) {
   try {
     await waitUntilServing(`${url}/v2/`, READY_TIMEOUT_MS, proc.isAlive);
   } catch (error) {
     await proc.stop();
     throw new Error(`${error.message}\n${proc.log()}`);
   }
-  const entries = () => parseAccessLog(access);
-  return { name, url, pid: proc.child.pid, accessLog: entries, stop: proc.stop };
 }
 
 // --- Pier under `wrangler dev`, for the record ---------------------------------------------
@@ -207,11 +212,6 @@ export async function startWranglerDev() {
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dir, ...secretArgs];
   const proc = spawnGroup(process.execPath, [WRANGLER, ...args, "--show-interactive-dev-session=false", "--log-level", "error"], { cwd: ROOT });
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitUntilServing(`${url}/v2/`, READY_TIMEOUT_MS, proc.isAlive);
-  } catch (error) {
-    await proc.stop();
-    throw new Error(`${error.message}\n${proc.log()}`);
-  }
+  await untilServing(proc, url);
   return { name: "wrangler-dev", url, pid: proc.child.pid, stop: proc.stop };
 }

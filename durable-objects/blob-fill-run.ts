@@ -25,15 +25,15 @@ import { ByteWindow } from "./blob-fill-window";
  * part in flight to R2, a fill holds about WINDOW_BYTES + PART_SIZE: ~24 MiB of the isolate's
  * 128 MB, which other objects of the class may share.
  */
-export const WINDOW_BYTES = 16 * 1024 * 1024;
+const WINDOW_BYTES = 16 * 1024 * 1024;
 /**
  * Upstream bodies arrive in pieces of a few KiB; reading them into buffers of this size cuts
  * the JavaScript work per byte (hashing call, window entry, reader wake-ups) by an order of
  * magnitude, and costs a live reader at most this much latency.
  */
-export const CHUNK_BYTES = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 /** An upstream body that sends nothing for this long is dead: the fill fails. */
-export const STALL_MS = 30_000;
+const STALL_MS = 30_000;
 
 export type RunState =
   | { phase: "receiving" }

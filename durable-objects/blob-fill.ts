@@ -17,7 +17,7 @@ import { configFrom } from "../worker/config";
 import type { Bindings } from "../worker/env";
 import type { Digest } from "../worker/oci/digest";
 import type { RepoName } from "../worker/oci/names";
-import { exchangeDeadline, upstreamFetch, UpstreamError, type UpstreamFailure } from "../worker/proxy/upstream-client";
+import { contentLength, exchangeDeadline, headBlob, upstreamFetch, UpstreamError, type UpstreamFailure } from "../worker/proxy/upstream-client";
 import type { Upstream } from "../worker/proxy/upstreams";
 import { database } from "../worker/storage/db/client";
 import { findRepositoryBlob } from "../worker/storage/db/queries/blobs";
@@ -201,16 +201,8 @@ export class BlobFill extends DurableObject<Bindings> {
 
   /** A HEAD asking upstream whether `request.repository` has the digest; null when it does. */
   private async confirm(request: FillRequest): Promise<Joined | null> {
-    const upstream = this.upstream(request.upstream);
     try {
-      const response = await upstreamFetch(this.env, upstream, {
-        method: "HEAD",
-        repository: request.repository,
-        path: `/v2/${request.repository}/blobs/${request.digest}`,
-        deadline: exchangeDeadline(upstream),
-      });
-      await response.body?.cancel();
-      return response.status === 404 ? { kind: "missing" } : null;
+      return (await headBlob(this.env, this.upstream(request.upstream), request.repository, request.digest)) === null ? { kind: "missing" } : null;
     } catch (error) {
       if (error instanceof UpstreamError) return { kind: "failed", failure: error.failure };
       throw error;
@@ -230,9 +222,4 @@ export class BlobFill extends DurableObject<Bindings> {
     if (upstream === undefined) throw new Error(`no upstream named "${name}" in PIER_UPSTREAMS`);
     return upstream;
   }
-}
-
-function contentLength(headers: Headers): number | null {
-  const value = headers.get("Content-Length");
-  return value !== null && /^\d+$/.test(value) ? Number(value) : null;
 }

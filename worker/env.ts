@@ -35,3 +35,6 @@ export interface Bindings {
   /** "true": any signed-in user may create projects, not only admins. */
   PIER_USERS_CREATE_PROJECTS?: string;
 }
+
+/** A request's (or a queue batch's) waitUntil: work that may finish after the answer. */
+export type WaitUntil = (promise: Promise<unknown>) => void;

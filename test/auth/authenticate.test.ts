@@ -7,11 +7,10 @@ import { authenticate, identityOf, tokenParties } from "../../worker/auth/authen
 import { loadSigningKey } from "../../worker/auth/signing-key";
 import { issueToken } from "../../worker/auth/tokens";
 import { configFrom, parseConfig } from "../../worker/config";
-import { RegistryError } from "../../worker/errors";
 import { findUser } from "../../worker/storage/db/queries/principals";
 import { setRobotDisabled } from "../../worker/storage/db/queries/robots";
 import { REQUIRED_SECRETS } from "../helpers/secrets";
-import { ADMIN, basic, db, newProject, newRobot, newUser } from "../helpers/identities";
+import { ADMIN, basic, db, newProject, newRobot, newUser, refusal } from "../helpers/identities";
 
 const URL_ = "http://registry.test/v2/";
 const config = configFrom(env);
@@ -20,15 +19,6 @@ const CHALLENGE = 'Bearer realm="http://registry.test/token",service="registry.t
 
 function signIn(authorization: string | null) {
   return authenticate(env, config, { authorization, ip: null, url: URL_ });
-}
-
-async function refusal(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => expect.fail("expected a refusal"),
-    (error: unknown) => error,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  return error as RegistryError;
 }
 
 async function tokenFor(subject: string, claims: Record<string, unknown> = {}): Promise<string> {

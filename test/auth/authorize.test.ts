@@ -6,11 +6,10 @@ import { type Need, authorize } from "../../worker/auth/authorize";
 import { loadSigningKey } from "../../worker/auth/signing-key";
 import { type AccessEntry, issueToken } from "../../worker/auth/tokens";
 import { configFrom, parseConfig } from "../../worker/config";
-import { RegistryError } from "../../worker/errors";
 import { type RepoName, parseRepoName } from "../../worker/oci/names";
 import { routeRead } from "../../worker/proxy/routing";
 import { findProject, setProjectPublic } from "../../worker/storage/db/queries/principals";
-import { ADMIN, basic, db, newProject, newRobot, newUser, unique } from "../helpers/identities";
+import { ADMIN, basic, db, newProject, newRobot, newUser, refusal, unique } from "../helpers/identities";
 import { REQUIRED_SECRETS } from "../helpers/secrets";
 
 const URL_ = "http://registry.test/v2/";
@@ -20,15 +19,6 @@ const REALM = 'realm="http://registry.test/token",service="registry.test"';
 
 function decide(authorization: string | null, need: Need, withConfig = config) {
   return authorize(env, withConfig, { authorization, ip: null, url: URL_ }, need);
-}
-
-async function refusal(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => expect.fail("expected a refusal"),
-    (error: unknown) => error,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  return error as RegistryError;
 }
 
 async function bearer(access: AccessEntry[], subject = "someone"): Promise<string> {

@@ -4,10 +4,10 @@
 // fail on missing client tools.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, LOCAL_WRANGLER_ENV } from "../../worker/dev/local-run.mjs";
 import { generateLocalSecrets } from "../../worker/dev/local-secrets.mjs";
 import { distributionConfig, parseAccessLog } from "./distribution-config.mjs";
 
@@ -16,23 +16,6 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 // Wrangler's chatter is only shown when something goes wrong; keep the tail, not all of it.
 const MAX_LOG_CHARS = 200_000;
-
-// A local registry talks to nothing but its clients: no request.cf lookup, no telemetry.
-// TMPDIR inside the run's dir: miniflare's scratch files go away with the rest of the state.
-const wranglerEnv = (tmp) => ({ ...process.env, TMPDIR: tmp, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" });
-
-/** A port nobody listens on right now (the OS picks it; it is released for wrangler to take). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts Pier and resolves once GET /v2/ answers 200: { url, host, dir, adminPassword, logs(mark?), logMark(), stop() }.
@@ -54,7 +37,8 @@ export async function startPier({ vars = {} } = {}) {
     if (typeof value !== "string") throw new TypeError(`startPier: var ${name} must be a string (JSON.stringify it)`);
     return ["--var", `${name}:${value}`];
   });
-  const env = wranglerEnv(tmp);
+  // TMPDIR inside the run's dir: miniflare's scratch files go away with the rest of the state.
+  const env = { ...process.env, ...LOCAL_WRANGLER_ENV, TMPDIR: tmp };
   // stdin is not a TTY, so wrangler applies the migrations without asking.
   const migrations = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
     cwd: ROOT,
@@ -94,16 +78,21 @@ export async function startPier({ vars = {} } = {}) {
     removeTempDir(dir);
   };
 
-  try {
-    await waitUntilReady(url, group.isRunning, "wrangler dev");
-  } catch (error) {
-    await stop();
-    throw new Error(`${error.message}\n--- wrangler output ---\n${log}`);
-  }
+  await waitUntilReady(url, { what: "wrangler dev", isRunning: group.isRunning, stop, output: () => log });
   return { url, host, dir, adminPassword: secrets.ADMIN_PASSWORD, logs, logMark: () => written, stop };
 }
 
-async function waitUntilReady(url, isRunning, what) {
+/** Resolves once GET `url`/v2/ answers 200; when it does not, calls `stop()` and fails with the server's output. */
+async function waitUntilReady(url, { what, isRunning, stop, output }) {
+  try {
+    await pollUntilReady(url, isRunning, what);
+  } catch (error) {
+    await stop();
+    throw new Error(`${error.message}\n--- ${what} output ---\n${output()}`);
+  }
+}
+
+async function pollUntilReady(url, isRunning, what) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = "no answer";
   while (Date.now() < deadline) {
@@ -148,12 +137,7 @@ export async function startUpstreamRegistry() {
     removeTempDir(dir);
   };
   const accessLog = () => parseAccessLog(access);
-  try {
-    await waitUntilReady(url, group.isRunning, "docker-registry");
-  } catch (error) {
-    await stop();
-    throw new Error(`${error.message}\n--- docker-registry output ---\n${log}`);
-  }
+  await waitUntilReady(url, { what: "docker-registry", isRunning: group.isRunning, stop, output: () => log });
   return { url, host, dir, accessLog, logs: () => log, stop };
 }
 

@@ -4,7 +4,7 @@
 // to their own repositories (uniqueRepo) and never clean up.
 import { createExecutionContext, env } from "cloudflare:test";
 import worker from "../../worker/index";
-import { digestOf, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from "./registry";
+import { digestOf, jsonBytes, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from "./registry";
 
 export type UpstreamServer = "fake" | "private" | "basic" | "hub" | "fresh" | "slow" | "cdn";
 
@@ -121,7 +121,7 @@ export async function seedIndex(repo: string, tag: string, platforms: Platform[]
     size: image.manifestBytes.byteLength,
     platform,
   }));
-  const indexBytes = json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests });
+  const indexBytes = jsonBytes({ schemaVersion: 2, mediaType: OCI_INDEX, manifests });
   const indexDigest = await seedManifest(repo, tag, indexBytes, OCI_INDEX);
   return { indexDigest, indexBytes, mediaType: OCI_INDEX, children };
 }
@@ -154,13 +154,13 @@ async function seedImageAt(repo: string, tag: string | null, options: { layers?:
   const layerBytes = options.layers ?? [random(1024)];
   const layers: SeededBlob[] = [];
   for (const bytes of layerBytes) layers.push({ digest: await seedBlob(repo, bytes), bytes });
-  const configBytes = json({
+  const configBytes = jsonBytes({
     ...platform,
     config: { Labels: { "pier.test.nonce": hex(random(16)) } },
     rootfs: { type: "layers", diff_ids: layers.map((layer) => layer.digest) },
   });
   const config = { digest: await seedBlob(repo, configBytes), bytes: configBytes };
-  const manifestBytes = json({
+  const manifestBytes = jsonBytes({
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: OCI_CONFIG, digest: config.digest, size: configBytes.byteLength },
@@ -175,10 +175,6 @@ export function random(length: number): Uint8Array {
   const bytes = new Uint8Array(length);
   for (let offset = 0; offset < length; offset += 65536) crypto.getRandomValues(bytes.subarray(offset, offset + 65536));
   return bytes;
-}
-
-function json(value: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(value));
 }
 
 function hex(bytes: Uint8Array): string {

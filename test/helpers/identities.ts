@@ -2,10 +2,12 @@
 // (each with a unique name, so tests never see each other's), and the token endpoint's calls.
 import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
+import { expect } from "vitest";
 import { hashSecret } from "../../worker/auth/passwords";
 import { ROBOT_PREFIX } from "../../worker/auth/principal";
+import { RegistryError } from "../../worker/errors";
 import { database } from "../../worker/storage/db/client";
-import { createProject, createUser, type MemberRole, setMember, setUserDisabled } from "../../worker/storage/db/queries/principals";
+import { createProject, createUser, type MemberRole, setMember, updateUser } from "../../worker/storage/db/queries/principals";
 import { createRobot, type RobotGrant } from "../../worker/storage/db/queries/robots";
 import { request } from "./registry";
 
@@ -24,7 +26,7 @@ export interface Login {
 export async function newUser(options: { disabled?: boolean; isAdmin?: boolean } = {}): Promise<Login> {
   const login = { username: unique("user"), password: `pw-${crypto.randomUUID()}` };
   await createUser(db, { username: login.username, passwordHash: await hashSecret(login.password), isAdmin: options.isAdmin ?? false });
-  if (options.disabled) await setUserDisabled(db, login.username, true);
+  if (options.disabled) await updateUser(db, login.username, { disabled: true });
   return login;
 }
 
@@ -65,4 +67,14 @@ export function postToken(form: Record<string, string>): Promise<Response> {
 export async function accessOf(response: Response): Promise<unknown> {
   const body = (await response.json()) as { token: string };
   return decodeJwt(body.token).access;
+}
+
+/** The RegistryError a refused call rejects with; fails the test if it goes ahead or throws anything else. */
+export async function refusal(promise: Promise<unknown>): Promise<RegistryError> {
+  const error = await promise.then(
+    () => expect.fail("expected a refusal"),
+    (error: unknown) => error,
+  );
+  expect(error).toBeInstanceOf(RegistryError);
+  return error as RegistryError;
 }

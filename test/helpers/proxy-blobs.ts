@@ -4,8 +4,15 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import type { FillRequest } from "../../durable-objects/blob-fill";
 import { MULTIPART_PREFIX } from "../../durable-objects/blob-fill-sink";
-import { type LogEntry, upstreamLog } from "./fake-upstream";
+import { type LogEntry, random, seedBlob, uniqueRepo, upstreamLog } from "./fake-upstream";
 import { request } from "./registry";
+
+/** A repository of its own on the fake upstream, holding `size` random bytes as a blob. */
+export async function seededBlob(size: number): Promise<{ repo: string; bytes: Uint8Array; digest: string }> {
+  const repo = uniqueRepo();
+  const bytes = random(size);
+  return { repo, bytes, digest: await seedBlob(repo, bytes) };
+}
 
 /** GET (or HEAD, …) of `/v2/<upstream>/<repo>/blobs/<digest>` on Pier. */
 export function proxiedBlob(upstream: string, repo: string, digest: string, init: RequestInit = {}): Promise<Response> {
@@ -40,13 +47,7 @@ export async function firstChunk(response: Response): Promise<{ chunk: Uint8Arra
 export async function readRest(reader: ReadableStreamDefaultReader<Uint8Array>, head: Uint8Array[] = []): Promise<Uint8Array> {
   const chunks = [...head];
   for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return new Uint8Array(await new Blob(chunks).arrayBuffer());
 }
 
 /** The BlobFill object of a digest, as the Worker reaches it. */

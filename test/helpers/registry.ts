@@ -266,7 +266,6 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** GETs a blob and checks it is served whole: 200, Content-Length, Docker-Content-Digest, bytes. */
 /** Closes an upload with a PUT that carries the bytes from `start` on as its last chunk. */
 export function putLastChunk(location: string, digest: string, bytes: Uint8Array, start: number): Promise<Response> {
   const last = bytes.subarray(start);
@@ -277,6 +276,7 @@ export function putLastChunk(location: string, digest: string, bytes: Uint8Array
   });
 }
 
+/** GETs a blob and checks it is served whole: 200, Content-Length, Docker-Content-Digest, bytes. */
 export async function expectBlob(repository: string, digest: string, bytes: Uint8Array): Promise<void> {
   const response = await request(`/v2/${repository}/blobs/${digest}`);
   if (response.status !== 200) expect.fail(`GET blob ${digest} in ${repository}: ${response.status} ${await response.text()}`);

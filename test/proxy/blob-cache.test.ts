@@ -8,14 +8,12 @@ import type { Digest } from "../../worker/oci/digest";
 import { ensureProxiedBlob } from "../../worker/proxy/blob-cache";
 import { proxyTarget } from "../../worker/proxy/routing";
 import { random, seedBlob, setBehaviour, uniqueRepo, upstreamLog } from "../helpers/fake-upstream";
-import { blobRequests, proxiedBlob } from "../helpers/proxy-blobs";
+import { blobRequests, proxiedBlob, seededBlob } from "../helpers/proxy-blobs";
 import { bodyBytes, errorCode, expectSameBytes, pushBlob } from "../helpers/registry";
 
 describe("HEAD of a proxied blob", () => {
   it("on a miss answers the upstream's size from a HEAD, without fetching the blob", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(10_000);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(10_000);
     const response = await proxiedBlob("fake", repo, digest, { method: "HEAD" });
     expect(response.status).toBe(200);
     expect(response.headers.get("Content-Length")).toBe("10000");
@@ -47,9 +45,7 @@ describe("HEAD of a proxied blob", () => {
 
 describe("range requests on proxied blobs", () => {
   it("on a cached blob answer 206 with the range, from the cache", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(50_000);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(50_000);
     await bodyBytes(await proxiedBlob("fake", repo, digest));
     const response = await proxiedBlob("fake", repo, digest, { headers: { Range: "bytes=1000-1999" } });
     expect(response.status).toBe(206);
@@ -59,9 +55,7 @@ describe("range requests on proxied blobs", () => {
   });
 
   it("on a miss answer 206 with the range, and cache the whole blob", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(300_000);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(300_000);
     const response = await proxiedBlob("fake", repo, digest, { headers: { Range: "bytes=-5000" } });
     expect(response.status).toBe(206);
     expect(response.headers.get("Content-Range")).toBe("bytes 295000-299999/300000");
@@ -84,9 +78,7 @@ describe("range requests on proxied blobs", () => {
 
 describe("an upstream that redirects blob GETs to a CDN", () => {
   it("is followed, and the CDN never receives the upstream's credentials", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(20_000);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(20_000);
     await setBehaviour(repo, { redirectBlobs: true });
     const response = await proxiedBlob("fake", repo, digest);
     expect(response.status).toBe(200);
@@ -140,9 +132,7 @@ describe("upstream failures with nothing cached", () => {
   });
 
   it("are not cached: the next request, once upstream recovers, succeeds", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(1000);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(1000);
     await setBehaviour(repo, { status: 500, statusTimes: 1 });
     expect((await proxiedBlob("fresh", repo, digest)).status).toBe(502);
     const retry = await proxiedBlob("fresh", repo, digest);

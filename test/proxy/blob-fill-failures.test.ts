@@ -9,7 +9,7 @@ import { findStoredBlob } from "../../worker/storage/db/queries/blobs";
 import { contentKey } from "../../worker/storage/keys";
 import { clearBehaviour, random, release, seedBlob, setBehaviour, uniqueRepo } from "../helpers/fake-upstream";
 import { MULTIPART_PREFIX } from "../../durable-objects/blob-fill-sink";
-import { blobRequests, fillDone, fillStub, openMultiparts, proxiedBlob, readRest } from "../helpers/proxy-blobs";
+import { blobRequests, fillDone, fillStub, openMultiparts, proxiedBlob, readRest, seededBlob } from "../helpers/proxy-blobs";
 import { bodyBytes, expectSameBytes, MiB } from "../helpers/registry";
 
 /** Nothing of the digest is visible or left over: no D1 row, no content object, no open multipart. */
@@ -30,9 +30,7 @@ describe("bytes that do not match their digest", () => {
   });
 
   it("are never stored, and the next request fetches afresh", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(100 * 1024);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(100 * 1024);
     await setBehaviour(repo, { corruptBlobs: true });
     await bodyBytes(await proxiedBlob("fake", repo, digest)).catch(() => {});
     await expectNothingStored(digest);
@@ -82,9 +80,7 @@ describe("an upstream that dies mid-blob", () => {
   }, 30_000);
 
   it("is fetched again by the next request, which succeeds once upstream does", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(300 * 1024);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(300 * 1024);
     await setBehaviour(repo, { cutBlobsAfter: 1000 });
     await bodyBytes(await proxiedBlob("fake", repo, digest)).catch(() => {});
 
@@ -114,9 +110,7 @@ describe("the fill object's alarm", () => {
   });
 
   it("leaves the multipart upload of a running fill alone", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(20 * MiB);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(20 * MiB);
     await setBehaviour(repo, { holdBlobsAfter: 9 * MiB });
     const response = await proxiedBlob("fake", repo, digest);
     // Past the first 8 MiB part the multipart upload is open (it is recorded before its part).

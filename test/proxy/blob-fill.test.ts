@@ -2,7 +2,7 @@
 // clients ask, streams to all of them as the bytes arrive, and leaves the blob cached.
 import { describe, expect, it } from "vitest";
 import { random, release, seedBlob, setBehaviour, uniqueRepo } from "../helpers/fake-upstream";
-import { blobRequests, fillDone, firstChunk, proxiedBlob, readRest } from "../helpers/proxy-blobs";
+import { blobRequests, fillDone, firstChunk, proxiedBlob, readRest, seededBlob } from "../helpers/proxy-blobs";
 import { bodyBytes, expectSameBytes, MiB } from "../helpers/registry";
 
 /** Tests that move tens of MiB through the fake upstream, R2 and back need more than 5 s under load. */
@@ -10,9 +10,7 @@ const LARGE_TIMEOUT_MS = 30_000;
 
 describe("a cache miss", () => {
   it("is fetched with one upstream GET, then served from the cache", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(64 * 1024);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(64 * 1024);
 
     const miss = await proxiedBlob("fake", repo, digest);
     expect(miss.status).toBe(200);
@@ -43,9 +41,7 @@ describe("a cache miss", () => {
   });
 
   it("streams a blob of several R2 parts and stores it whole", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(20 * MiB);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(20 * MiB);
 
     const miss = await proxiedBlob("fake", repo, digest);
     expect(miss.headers.get("Content-Length")).toBe(String(20 * MiB));
@@ -57,9 +53,7 @@ describe("a cache miss", () => {
   }, LARGE_TIMEOUT_MS);
 
   it("is fetched whole, verified and then served when upstream sends no Content-Length", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(10 * MiB);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(10 * MiB);
     await setBehaviour(repo, { chunkedBlobs: true });
 
     const miss = await proxiedBlob("fake", repo, digest);
@@ -94,9 +88,7 @@ describe("a cache miss", () => {
 
 describe("concurrent misses of one digest", () => {
   it("share one upstream GET: 16 cold GETs all get the right bytes", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(3 * MiB);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(3 * MiB);
 
     const responses = await Promise.all(Array.from({ length: 16 }, () => proxiedBlob("fake", repo, digest)));
     const bodies = await Promise.all(responses.map((response) => bodyBytes(response)));
@@ -108,9 +100,7 @@ describe("concurrent misses of one digest", () => {
   }, LARGE_TIMEOUT_MS);
 
   it("stream bytes to a client that joins before the fill has ended", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(512 * 1024);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(512 * 1024);
     await setBehaviour(repo, { holdBlobsAfter: 128 * 1024 });
 
     const first = await proxiedBlob("fake", repo, digest);
@@ -128,9 +118,7 @@ describe("concurrent misses of one digest", () => {
   });
 
   it("let a client that fell behind the fill finish from R2", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(24 * MiB);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(24 * MiB);
 
     const slow = await proxiedBlob("fake", repo, digest);
     const { chunk, reader } = await firstChunk(slow);
@@ -183,9 +171,7 @@ describe("a request for the digest from another repository during a fill", () =>
 
 describe("a client that disconnects", () => {
   it("does not stop the fill: the blob is cached and the next GET is a hit", async () => {
-    const repo = uniqueRepo();
-    const bytes = random(256 * 1024);
-    const digest = await seedBlob(repo, bytes);
+    const { repo, bytes, digest } = await seededBlob(256 * 1024);
     await setBehaviour(repo, { holdBlobsAfter: 64 * 1024 });
 
     const response = await proxiedBlob("fake", repo, digest);

@@ -1,13 +1,11 @@
 // The token endpoint's half of the audit log (issue 4, "Audit"): every sign-in, failed or not,
 // and every token that carries less than was asked for (a refusal). Written off the response
 // path (waitUntil): a client waiting for its token does not wait for D1.
-import type { Bindings } from "../env";
+import type { Bindings, WaitUntil } from "../env";
 import { database } from "../storage/db/client";
 import { appendAudit, type AuditRecord } from "../storage/db/queries/audit";
 import type { Scope } from "./scopes";
 import type { AccessEntry } from "./tokens";
-
-type WaitUntil = (promise: Promise<unknown>) => void;
 
 export type LoginResult = "success" | "failure" | "denied";
 

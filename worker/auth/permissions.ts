@@ -154,7 +154,7 @@ export const ACTIONS: readonly Action[] = (Object.keys(PERMISSION_TABLE) as (Act
 );
 
 /** The column a grant is read from. */
-export function columnOf(grant: Grant): Column {
+function columnOf(grant: Grant): Column {
   switch (grant.kind) {
     case "systemAdmin":
       return "systemAdmin";
@@ -171,33 +171,20 @@ export function columnOf(grant: Grant): Column {
 export function isAllowed(grant: Grant, action: Action, project: ProjectFacts): boolean {
   const { changesContent, cells } = PERMISSION_TABLE[action];
   if (changesContent && project.kind === "proxy") return false;
-  return cells[columnOf(grant)].some((condition) => {
-    switch (condition) {
-      case "always":
-        return true;
-      case "public":
-        return project.public;
-      case "granted":
-        return grant.kind === "robot" && (grant.permissions as readonly string[]).includes(action);
-      case "enabled":
-        return false; // a setting for system actions; no project action depends on one
-    }
-  });
+  const granted = grant.kind === "robot" && (grant.permissions as readonly string[]).includes(action);
+  // `enabled` is a setting for system actions; no project action depends on one.
+  return cellAllows(cells[columnOf(grant)], { public: project.public, granted, enabled: false });
 }
 
 /** Whether `grant` may perform a registry-wide action. A member's role is irrelevant here. */
 export function isAllowedSystem(grant: Grant, action: SystemAction, settings: SystemSettings): boolean {
-  return PERMISSION_TABLE[action].cells[columnOf(grant)].some((condition) => {
-    switch (condition) {
-      case "always":
-        return true;
-      case "enabled":
-        return settings.usersMayCreateProjects;
-      case "public":
-      case "granted":
-        return false; // there is no project to be public and no robot permission for these
-    }
-  });
+  // There is no project to be public and no robot permission for these.
+  return cellAllows(PERMISSION_TABLE[action].cells[columnOf(grant)], { public: false, granted: false, enabled: settings.usersMayCreateProjects });
+}
+
+/** A cell allows when any of its conditions holds; `always` always does. */
+function cellAllows(cell: Cell, holds: Readonly<Record<Exclude<Condition, "always">, boolean>>): boolean {
+  return cell.some((condition) => condition === "always" || holds[condition]);
 }
 
 /** Validates one entry of a robot's permission list (as stored, or as sent to the API). */

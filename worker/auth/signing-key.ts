@@ -7,7 +7,7 @@
 import { calculateJwkThumbprint, type JWK } from "jose";
 import { ConfigError } from "../config";
 
-export const SIGNING_KEY_SETTING = "PIER_SIGNING_KEY";
+const SIGNING_KEY_SETTING = "PIER_SIGNING_KEY";
 
 export interface SigningKey {
   /** Signs tokens; not extractable, so it can never be serialised by mistake. */

@@ -65,7 +65,7 @@ export const DEFAULT_TOKEN_LIFETIME_SECONDS = 900;
 /** How long `docker login` stays logged in without sending the password again. */
 export const DEFAULT_REFRESH_TOKEN_LIFETIME_SECONDS = 30 * 24 * 60 * 60;
 /** Clocks at Cloudflare's locations and at clients drift a little; more would stretch expiry. */
-export const CLOCK_TOLERANCE_SECONDS = 30;
+const CLOCK_TOLERANCE_SECONDS = 30;
 
 // The two kinds differ in the typ header (RFC 7515 §4.1.9, RFC 8725 §3.11) and in the payload,
 // and each verifier checks both, so neither kind is ever accepted as the other.

@@ -10,8 +10,8 @@
 //      database on the first deploy, through wrangler's automatic provisioning);
 //   4. on a first deploy, the migrations are applied to the database just created.
 import { spawnSync } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { generateSigningKeyJwk } from "./signing-key.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bucket = "pier-blobs";
@@ -51,7 +51,7 @@ if (!queueCreated.ok && !/already (exists|taken)|in use/i.test(queueCreated.outp
 }
 console.log(queueCreated.ok ? `— created queue ${queue}` : `— queue ${queue} exists`);
 
-ensureSecrets();
+await ensureSecrets();
 
 const databaseExists = wrangler(["d1", "info", database], { quiet: true }).ok;
 if (databaseExists) step("applying D1 migrations before the new code goes live", ["d1", "migrations", "apply", "DB", "--remote"]);
@@ -60,7 +60,7 @@ if (!databaseExists) step("applying D1 migrations to the new database", ["d1", "
 console.log("\nPier is deployed. Point clients at your Worker's URL (or its custom domain).");
 
 /** The secrets Pier refuses to run without (worker/config.ts). */
-function ensureSecrets() {
+async function ensureSecrets() {
   // Lists names only (never values); fails for a Worker not deployed yet, which has none.
   const listed = wrangler(["secret", "list", "--format", "json"], { quiet: true });
   const has = (name) => listed.ok && listed.output.includes(`"${name}"`);
@@ -73,7 +73,7 @@ function ensureSecrets() {
     );
     process.exit(1);
   }
-  if (!has("PIER_SIGNING_KEY")) putSecret("PIER_SIGNING_KEY", generateSigningKeyJwkSync());
+  if (!has("PIER_SIGNING_KEY")) putSecret("PIER_SIGNING_KEY", await generateSigningKeyJwk());
 }
 
 function putSecret(name, value) {
@@ -84,11 +84,4 @@ function putSecret(name, value) {
     process.exit(1);
   }
   console.log(`— secret ${name} set`);
-}
-
-/** A fresh ES256 private JWK (synchronous: Node's KeyObject export). */
-function generateSigningKeyJwkSync() {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const { kty, crv, x, y, d } = privateKey.export({ format: "jwk" });
-  return JSON.stringify({ kty, crv, x, y, d });
 }

@@ -6,9 +6,15 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { generateSigningKeyJwk } from "./signing-key.mjs";
 
-/** Fresh secrets: a 32-character admin password and a new ES256 signing key. */
-export async function generateLocalSecrets() {
-  return { ADMIN_PASSWORD: randomBytes(24).toString("base64url"), PIER_SIGNING_KEY: await generateSigningKeyJwk() };
+/** How each secret is made: a 32-character admin password, a new ES256 signing key. */
+const GENERATORS = {
+  ADMIN_PASSWORD: async () => randomBytes(24).toString("base64url"),
+  PIER_SIGNING_KEY: generateSigningKeyJwk,
+};
+
+/** Fresh values of the secrets named (by default all of them), as { NAME: value }. */
+export async function generateLocalSecrets(names = Object.keys(GENERATORS)) {
+  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await GENERATORS[name]()])));
 }
 
 /**
@@ -18,8 +24,7 @@ export async function generateLocalSecrets() {
 export async function ensureLocalSecrets(path) {
   const text = existsSync(path) ? readFileSync(path, "utf8") : "";
   const present = (name) => new RegExp(`^\\s*${name}\\s*=`, "m").test(text);
-  const fresh = await generateLocalSecrets();
-  const generated = Object.fromEntries(Object.entries(fresh).filter(([name]) => !present(name)));
+  const generated = await generateLocalSecrets(Object.keys(GENERATORS).filter((name) => !present(name)));
   if (Object.keys(generated).length > 0) {
     // Single quotes: the signing key is JSON, full of double quotes.
     const lines = Object.entries(generated).map(([name, value]) => `${name}='${value}'`);

@@ -6,11 +6,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureLocalSecrets } from "./local-secrets.mjs";
+import { LOCAL_WRANGLER_ENV } from "./local-run.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const address = "127.0.0.1:8787";
-// A local registry talks to nothing but its clients: no request.cf lookup, no telemetry.
-const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
+const env = { ...process.env, ...LOCAL_WRANGLER_ENV };
 
 function wrangler(args, options = {}) {
   return spawnSync("npx", ["wrangler", ...args], { cwd: root, env, encoding: "utf8", ...options });

@@ -2,7 +2,7 @@
 // one platform or all, through the same paths a pull takes (manifest cache, BlobFill), so a
 // prefetch and a concurrent pull of the same blob still make one upstream request.
 import { configFrom } from "../config";
-import type { Bindings } from "../env";
+import type { Bindings, WaitUntil } from "../env";
 import { RegistryError } from "../errors";
 import type { Digest } from "../oci/digest";
 import { parseManifest } from "../oci/manifest";
@@ -13,8 +13,6 @@ import { findPrefetchJob, updatePrefetchJob } from "../storage/db/queries/prefet
 import { ensureProxiedBlob } from "../proxy/blob-cache";
 import { getProxiedManifest } from "../proxy/manifest-cache";
 import { proxyTarget, type ProxyTarget } from "../proxy/routing";
-
-type WaitUntil = (promise: Promise<unknown>) => void;
 
 /** `os/architecture[/variant]`, as `docker pull --platform` spells it. */
 export const PLATFORM = /^[a-z0-9_.-]+\/[a-z0-9_.-]+(?:\/[a-z0-9_.-]+)?$/;

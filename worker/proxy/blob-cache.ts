@@ -11,7 +11,7 @@
 // Upstream failures become the client errors of upstream-errors.ts: nothing is cached to fall
 // back on, since a digest names the same bytes forever and a cached blob is always served.
 import type { FillRequest } from "../../durable-objects/blob-fill";
-import type { Bindings } from "../env";
+import type { Bindings, WaitUntil } from "../env";
 import { RegistryError } from "../errors";
 import type { Digest } from "../oci/digest";
 import { type ByteRange, parseRangeHeader } from "../oci/ranges";
@@ -21,10 +21,8 @@ import { database } from "../storage/db/client";
 import { type BlobLocation, findRepositoryBlob, findStoredBlob, linkBlob } from "../storage/db/queries/blobs";
 import { CACHE_HEADER, type CacheOutcome, recordFetched, recordServed, recordUpstreamError } from "./cache-stats";
 import type { ProxyTarget } from "./routing";
-import { exchangeDeadline, upstreamFetch, UpstreamError, type UpstreamFailure } from "./upstream-client";
+import { headBlob, UpstreamError, type UpstreamFailure } from "./upstream-client";
 import { upstreamFailureToError } from "./upstream-errors";
-
-type WaitUntil = (promise: Promise<unknown>) => void;
 
 /** HEAD: the blob's size, from the cache or (on a miss) from an upstream HEAD; nothing is fetched. */
 export async function statProxiedBlob(env: Bindings, waitUntil: WaitUntil, target: ProxyTarget, digest: Digest): Promise<{ digest: Digest; size: number; cache: CacheOutcome }> {
@@ -123,25 +121,18 @@ async function serveStored(
 
 /** An upstream HEAD of the blob: its size. Throws the client's error on 404 or failure. */
 async function upstreamHead(env: Bindings, waitUntil: WaitUntil, target: ProxyTarget, digest: Digest): Promise<number> {
-  let response: Response;
+  let head: { size: number | null } | null;
   try {
-    response = await upstreamFetch(env, target.upstream, {
-      method: "HEAD",
-      repository: target.repository,
-      path: `/v2/${target.repository}/blobs/${digest}`,
-      deadline: exchangeDeadline(target.upstream),
-    });
+    head = await headBlob(env, target.upstream, target.repository, digest);
   } catch (error) {
     if (error instanceof UpstreamError) throw failedUpstream(env, waitUntil, error.upstream, error.failure);
     throw error;
   }
-  await response.body?.cancel();
-  if (response.status === 404) throw unknownBlob(target, digest);
-  const length = response.headers.get("Content-Length");
-  if (length === null || !/^\d+$/.test(length)) {
+  if (head === null) throw unknownBlob(target, digest);
+  if (head.size === null) {
     throw failedUpstream(env, waitUntil, target.upstream.name, { kind: "invalid", message: `HEAD of blob ${digest} answered without a Content-Length` });
   }
-  return Number(length);
+  return head.size;
 }
 
 function fillStub(env: Bindings, digest: Digest) {

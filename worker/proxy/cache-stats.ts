@@ -9,7 +9,7 @@
 // about a second behind, and an isolate that dies loses its last second of counts: fine for
 // statistics, which is all this is. Reading the stats first flushes the reading isolate.
 import { sql } from "drizzle-orm";
-import type { Bindings } from "../env";
+import type { Bindings, WaitUntil } from "../env";
 import { database } from "../storage/db/client";
 import { cacheCounters, cachedArtifacts } from "../storage/db/schema";
 
@@ -45,8 +45,6 @@ interface Pending {
   counters: Map<string, Counters>;
   artifacts: Map<string, { upstream: string; repository: string; digest: string; kind: "manifest" | "blob"; size: number; pulls: number; at: number }>;
 }
-
-type WaitUntil = (promise: Promise<unknown>) => void;
 
 const FLUSH_INTERVAL_MS = 1_000;
 const pendingByDatabase = new WeakMap<D1Database, Pending>();

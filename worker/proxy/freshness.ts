@@ -5,9 +5,9 @@
 import type { CachedReference } from "../storage/db/queries/cache";
 import type { Upstream } from "./upstreams";
 
-export const NEGATIVE_TTL_MS = 30_000;
+const NEGATIVE_TTL_MS = 30_000;
 
-export type Freshness = "fresh" | "known-missing" | "expired";
+type Freshness = "fresh" | "known-missing" | "expired";
 
 export function freshness(cached: CachedReference | null, upstream: Upstream, now: number): Freshness {
   if (cached === null) return "expired";

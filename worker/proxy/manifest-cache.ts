@@ -9,7 +9,7 @@
 // Small manifests are also remembered by the isolate for as long as their answer is fresh
 // (worker/proxy/manifest-memo.ts): a warm pull at the edge then needs no D1 round trip.
 // Indexes are stored whole, byte for byte; their children are fetched when a client asks.
-import type { Bindings } from "../env";
+import type { Bindings, WaitUntil } from "../env";
 import { RegistryError } from "../errors";
 import type { Reference } from "../oci/names";
 import { database } from "../storage/db/client";
@@ -25,8 +25,6 @@ import { upstreamFailureToError } from "./upstream-errors";
 export interface ProxiedManifest extends ManifestContent {
   cache: CacheOutcome;
 }
-
-type WaitUntil = (promise: Promise<unknown>) => void;
 
 export async function getProxiedManifest(env: Bindings, waitUntil: WaitUntil, target: ProxyTarget, reference: Reference, withBody: boolean): Promise<ProxiedManifest> {
   const db = database(env.DB);

@@ -1,7 +1,7 @@
 // GET /v2/<proxied name>/tags/list: tags change upstream all the time, so the list is asked for
 // each time (it is not a pull: Docker Hub does not count it). When upstream fails, the tags
 // Pier has already resolved for the repository are listed instead, marked stale.
-import type { Bindings } from "../env";
+import type { Bindings, WaitUntil } from "../env";
 import { RegistryError } from "../errors";
 import type { Page } from "../oci/pagination";
 import { database } from "../storage/db/client";
@@ -12,8 +12,6 @@ import { type CacheOutcome, recordUpstreamError } from "./cache-stats";
 import type { ProxyTarget } from "./routing";
 import { exchangeDeadline, upstreamFetch, UpstreamError } from "./upstream-client";
 import { upstreamFailureToError } from "./upstream-errors";
-
-type WaitUntil = (promise: Promise<unknown>) => void;
 
 /** A page of at most 1,000 tags of at most 128 characters, with room to spare; more is not a tag list. */
 const MAX_TAG_LIST_BYTES = 1024 * 1024;

@@ -75,6 +75,27 @@ export async function upstreamFetch(env: Bindings, upstream: Upstream, request: 
   throw new UpstreamError(upstream.name, { kind: "status", status: response.status, retryAfter: response.headers.get("Retry-After") });
 }
 
+/**
+ * A HEAD of `digest` in `repository`: null when upstream does not have it (404), else its
+ * Content-Length (size null when it sent none). Failures are UpstreamErrors, as for upstreamFetch.
+ */
+export async function headBlob(env: Bindings, upstream: Upstream, repository: string, digest: string): Promise<{ size: number | null } | null> {
+  const response = await upstreamFetch(env, upstream, {
+    method: "HEAD",
+    repository,
+    path: `/v2/${repository}/blobs/${digest}`,
+    deadline: exchangeDeadline(upstream),
+  });
+  await response.body?.cancel();
+  return response.status === 404 ? null : { size: contentLength(response.headers) };
+}
+
+/** The Content-Length header as a number, or null when it is missing or malformed. */
+export function contentLength(headers: Headers): number | null {
+  const value = headers.get("Content-Length");
+  return value !== null && /^\d+$/.test(value) ? Number(value) : null;
+}
+
 // --- redirects and timeouts ------------------------------------------------------------------
 
 const MAX_REDIRECTS = 5;
@@ -181,7 +202,7 @@ function credentialsOf(env: Bindings, upstream: Upstream): string | null {
 }
 
 /** Parses `Bearer realm="…",service="…"` or `Basic realm="…"` (RFC 7235 auth-params). */
-export function parseChallenge(header: string | null): Challenge | null {
+function parseChallenge(header: string | null): Challenge | null {
   if (header === null) return null;
   const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
   if (match === null) return null;
@@ -197,7 +218,8 @@ export function parseChallenge(header: string | null): Challenge | null {
   return { scheme: "bearer", realm, service: params.get("service") ?? null };
 }
 
-function describeFailure(upstream: string, failure: UpstreamFailure): string {
+/** The failure in words; also the message of client errors (upstream-errors.ts). */
+export function describeFailure(upstream: string, failure: UpstreamFailure): string {
   switch (failure.kind) {
     case "timeout":
       return `upstream ${upstream} did not answer within ${failure.ms} ms`;

@@ -6,7 +6,7 @@
 // was asked; nothing cached answered).
 import { RegistryError } from "../errors";
 import { CACHE_HEADER } from "./cache-stats";
-import type { UpstreamFailure } from "./upstream-client";
+import { describeFailure, type UpstreamFailure } from "./upstream-client";
 
 export function upstreamFailureToError(upstream: string, failure: UpstreamFailure): RegistryError {
   const error = describe(upstream, failure);
@@ -15,22 +15,14 @@ export function upstreamFailureToError(upstream: string, failure: UpstreamFailur
 }
 
 function describe(upstream: string, failure: UpstreamFailure): RegistryError {
-  switch (failure.kind) {
-    case "timeout":
-      return new RegistryError("UNKNOWN", `upstream ${upstream} did not answer within ${failure.ms} ms`, { status: 504 });
-    case "unreachable":
-      return new RegistryError("UNKNOWN", `upstream ${upstream} could not be reached: ${failure.message}`, { status: 504 });
-    case "invalid":
-      return new RegistryError("UNKNOWN", `upstream ${upstream} sent an unusable answer: ${failure.message}`, { status: 502 });
-    case "status":
-      if (failure.status === 429) {
-        return new RegistryError("TOOMANYREQUESTS", `upstream ${upstream} is rate-limiting Pier; try again later`, {
-          headers: failure.retryAfter === null ? {} : { "Retry-After": failure.retryAfter },
-        });
-      }
-      if (failure.status === 401 || failure.status === 403) {
-        return new RegistryError("UNKNOWN", `upstream ${upstream} refused Pier's credentials (HTTP ${failure.status}); check its usernameSecret/passwordSecret`, { status: 502 });
-      }
-      return new RegistryError("UNKNOWN", `upstream ${upstream} answered HTTP ${failure.status}`, { status: 502 });
+  if (failure.kind === "status" && failure.status === 429) {
+    return new RegistryError("TOOMANYREQUESTS", `upstream ${upstream} is rate-limiting Pier; try again later`, {
+      headers: failure.retryAfter === null ? {} : { "Retry-After": failure.retryAfter },
+    });
   }
+  if (failure.kind === "status" && (failure.status === 401 || failure.status === 403)) {
+    return new RegistryError("UNKNOWN", `upstream ${upstream} refused Pier's credentials (HTTP ${failure.status}); check its usernameSecret/passwordSecret`, { status: 502 });
+  }
+  const status = failure.kind === "timeout" || failure.kind === "unreachable" ? 504 : 502;
+  return new RegistryError("UNKNOWN", describeFailure(upstream, failure), { status });
 }

@@ -2,7 +2,7 @@
 // a request's parts into the branded types of worker/oci.
 import type { Context } from "hono";
 import type { Config } from "../config";
-import type { Bindings } from "../env";
+import type { Bindings, WaitUntil } from "../env";
 import { parseRepoName, type RepoName } from "../oci/names";
 import { type ReadTarget, routeRead, routeWrite } from "../proxy/routing";
 
@@ -30,7 +30,7 @@ export function routingQuery(c: AppContext): Record<string, string> {
 }
 
 /** Work that may finish after the answer (statistics), bound to this request. */
-export function waitUntilOf(c: AppContext): (promise: Promise<unknown>) => void {
+export function waitUntilOf(c: AppContext): WaitUntil {
   return (promise) => c.executionCtx.waitUntil(promise);
 }
 

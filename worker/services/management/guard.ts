@@ -23,9 +23,9 @@ export function projectUnknown(name: string): RegistryError {
  * records if not. `pull` asks only that the project be visible.
  */
 export async function projectFor(env: Bindings, actor: Actor, name: string, action: Action, attempt: Omit<AuditEntry, "project">): Promise<ProjectRow> {
-  const project = await findProject(database(env.DB), name);
+  // Both reads at once: every project-level request waits on them.
+  const [project, grant] = await Promise.all([findProject(database(env.DB), name), grantIn(env, actor.principal, name)]);
   if (project === null) throw projectUnknown(name);
-  const grant = await grantIn(env, actor.principal, name);
   const facts = { kind: project.kind, public: project.public };
   if (!isAllowed(grant, "pull", facts)) throw projectUnknown(name);
   if (!isAllowed(grant, action, facts)) await refuse(env, actor, { ...attempt, project: name }, `${PERMISSION_TABLE[action].covers} in project "${name}"`);

@@ -5,7 +5,7 @@
 import { ROBOT_PREFIX } from "../../auth/principal";
 import type { Bindings } from "../../env";
 import { database } from "../../storage/db/client";
-import { findRobot, listProjectRobots } from "../../storage/db/queries/robots";
+import { listProjectRobots } from "../../storage/db/queries/robots";
 import type { Actor } from "./actor";
 import { projectFor } from "./guard";
 import type { NewProjectRobot } from "./inputs";
@@ -27,10 +27,8 @@ export async function createProjectRobot(env: Bindings, actor: Actor, project: s
 /** The project's robots, never their secrets; system robots with permissions here included. */
 export async function listProjectRobotViews(env: Bindings, actor: Actor, project: string): Promise<{ items: ProjectRobotView[] }> {
   await projectFor(env, actor, project, "listRobots", { action: "robot.list", resource: project });
-  const db = database(env.DB);
-  // One batch per robot for its permissions: a project holds a handful of robots, not thousands.
-  const robots = await Promise.all((await listProjectRobots(db, project)).map((row) => findRobot(db, row.name)));
-  return { items: robots.flatMap((robot) => (robot === null ? [] : [projectRobotView(robot, robot.grants, project)])) };
+  const robots = await listProjectRobots(database(env.DB), project);
+  return { items: robots.map((robot) => projectRobotView(robot, robot.grants, project)) };
 }
 
 export async function getProjectRobot(env: Bindings, actor: Actor, project: string, name: string): Promise<ProjectRobotView> {

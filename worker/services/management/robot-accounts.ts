@@ -6,12 +6,10 @@ import { generateSecret, hashSecret } from "../../auth/passwords";
 import type { Bindings } from "../../env";
 import { RegistryError } from "../../errors";
 import { database } from "../../storage/db/client";
-import { createRobot, deleteRobot, findRobot, type RobotGrant, type RobotRow, setRobotDisabled, setRobotSecret } from "../../storage/db/queries/robots";
+import { createRobot, deleteRobot, findRobot, type RobotGrant, type RobotRow, setRobotDisabled, setRobotSecret, type StoredRobot } from "../../storage/db/queries/robots";
 import { type Actor, loginName } from "./actor";
 import { audit } from "./audit-trail";
 import type { NewRobot } from "./inputs";
-
-export type StoredRobot = RobotRow & { grants: RobotGrant[] };
 
 /** A robot's login name and its secret: the only answer that ever carries the secret. */
 export interface RobotSecret {

@@ -6,9 +6,8 @@ import type { Config } from "../../config";
 import type { Bindings } from "../../env";
 import { RegistryError } from "../../errors";
 import { database } from "../../storage/db/client";
-import { listRobotsOfLevel } from "../../storage/db/queries/identity-listings";
-import { findProject } from "../../storage/db/queries/principals";
-import { findRobot } from "../../storage/db/queries/robots";
+import { existingProjects } from "../../storage/db/queries/principals";
+import { listRobotsOfLevel } from "../../storage/db/queries/robots";
 import type { Actor } from "./actor";
 import type { AuditEntry } from "./audit-trail";
 import { requireSystem } from "./guard";
@@ -23,8 +22,8 @@ export function systemRobotLogin(name: string): string {
 export async function createSystemRobot(env: Bindings, config: Config, actor: Actor, robot: NewSystemRobot): Promise<RobotView & RobotSecret> {
   const login = systemRobotLogin(robot.name);
   await requireSystem(env, config, actor, "manageUsers", entry("robot.create", login));
-  const db = database(env.DB);
-  const missing = (await Promise.all(robot.projects.map(async ({ project }) => ((await findProject(db, project)) === null ? [project] : [])))).flat();
+  const existing = await existingProjects(database(env.DB), robot.projects.map(({ project }) => project));
+  const missing = robot.projects.map(({ project }) => project).filter((project) => !existing.has(project));
   if (missing.length > 0) throw new RegistryError("NAME_UNKNOWN", `no project is named ${missing.map((name) => `"${name}"`).join(", ")}`);
   const grants = robot.projects.flatMap(({ project, permissions }) => permissions.map((action) => ({ project, action })));
   const { secret, row } = await insertRobot(env, actor, { ...robot, login, level: "system" }, grants, null);
@@ -33,11 +32,8 @@ export async function createSystemRobot(env: Bindings, config: Config, actor: Ac
 
 export async function listSystemRobots(env: Bindings, config: Config, actor: Actor, limit: number, last: string | null): Promise<Page<RobotView>> {
   await requireSystem(env, config, actor, "manageUsers", entry("robot.list", "robots"));
-  const db = database(env.DB);
-  const page = pageOf(await listRobotsOfLevel(db, "system", last, limit + 1), limit, (row) => row.name, (row) => row.name);
-  // One batch per robot for its permissions; system robots are few, and pages are bounded.
-  const robots = await Promise.all(page.items.map((name) => findRobot(db, name)));
-  return { items: robots.flatMap((robot) => (robot === null ? [] : [robotView(robot, robot.grants)])), next: page.next };
+  const rows = await listRobotsOfLevel(database(env.DB), "system", last, limit + 1);
+  return pageOf(rows, limit, (robot) => robotView(robot, robot.grants), (robot) => robot.name);
 }
 
 export async function getSystemRobot(env: Bindings, config: Config, actor: Actor, name: string): Promise<RobotView> {

@@ -1,6 +1,6 @@
 // Users, projects and memberships: who may sign in, which projects exist, who has which role.
-import { and, asc, eq, gt } from "drizzle-orm";
-import type { Database } from "../client";
+import { and, asc, eq, gt, inArray, or, type SQL } from "drizzle-orm";
+import { type Database, inBatches } from "../client";
 import { projectMembers, projects, users } from "../schema";
 
 export type UserRow = typeof users.$inferSelect;
@@ -13,6 +13,16 @@ export async function findUser(db: Database, username: string): Promise<UserRow 
   return rows[0] ?? null;
 }
 
+/** Users in name order, after `last` (pagination). */
+export async function listUsers(db: Database, last: string | null, limit: number): Promise<UserRow[]> {
+  return db
+    .select()
+    .from(users)
+    .where(last === null ? undefined : gt(users.username, last))
+    .orderBy(asc(users.username))
+    .limit(limit);
+}
+
 /** Creates the user; false when the name is taken. */
 export async function createUser(db: Database, user: { username: string; passwordHash: string; isAdmin?: boolean }): Promise<boolean> {
   const inserted = await db.insert(users).values(user).onConflictDoNothing().returning({ username: users.username });
@@ -23,16 +33,6 @@ export async function createUser(db: Database, user: { username: string; passwor
 export async function updateUser(db: Database, username: string, changes: { disabled?: boolean; passwordHash?: string }): Promise<UserRow | null> {
   const rows = await db.update(users).set(changes).where(eq(users.username, username)).returning();
   return rows[0] ?? null;
-}
-
-/** False when there is no such user. */
-export async function setUserDisabled(db: Database, username: string, disabled: boolean): Promise<boolean> {
-  return (await updateUser(db, username, { disabled })) !== null;
-}
-
-/** False when there is no such user. */
-export async function setUserPassword(db: Database, username: string, passwordHash: string): Promise<boolean> {
-  return (await updateUser(db, username, { passwordHash })) !== null;
 }
 
 /** Deletes the user and their project memberships together (one batch); false when there was no such user. */
@@ -71,6 +71,32 @@ export async function listProjects(db: Database, last: string | null, limit: num
     .where(last === null ? undefined : gt(projects.name, last))
     .orderBy(asc(projects.name))
     .limit(limit);
+}
+
+/** D1 binds at most 100 parameters per statement; a robot's projects are bound one each. */
+const MAX_BOUND_PROJECTS = 90;
+
+/** Who sees which projects besides public ones: a user's memberships, or a robot's projects. */
+export type ProjectViewer = { member: string } | { projects: string[] };
+
+/** Public projects and those the viewer belongs to, in name order, after `last`. */
+export async function listVisibleProjects(db: Database, viewer: ProjectViewer, last: string | null, limit: number): Promise<ProjectRow[]> {
+  const own: SQL =
+    "member" in viewer
+      ? inArray(projects.name, db.select({ project: projectMembers.project }).from(projectMembers).where(eq(projectMembers.username, viewer.member)))
+      : inArray(projects.name, viewer.projects.slice(0, MAX_BOUND_PROJECTS));
+  const visible = or(eq(projects.public, true), own)!;
+  return db
+    .select()
+    .from(projects)
+    .where(last === null ? visible : and(visible, gt(projects.name, last)))
+    .orderBy(asc(projects.name))
+    .limit(limit);
+}
+
+/** Which of `names` are projects (one statement per 90 names). */
+export async function existingProjects(db: Database, names: string[]): Promise<Set<string>> {
+  return inBatches(names, async (slice) => (await db.select({ name: projects.name }).from(projects).where(inArray(projects.name, slice))).map((row) => row.name));
 }
 
 export async function setProjectPublic(db: Database, name: string, isPublic: boolean): Promise<boolean> {

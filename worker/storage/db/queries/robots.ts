@@ -1,5 +1,5 @@
 // Robot accounts and their explicit per-project permissions.
-import { asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, type SQL } from "drizzle-orm";
 import type { Database } from "../client";
 import { robotPermissions, robots } from "../schema";
 
@@ -8,6 +8,8 @@ export interface RobotGrant {
   project: string;
   action: string;
 }
+/** A robot with its permissions, as the management API shows it. */
+export type StoredRobot = RobotRow & { grants: RobotGrant[] };
 
 /** Creates the robot and its permissions in one batch; false when the name is taken. */
 export async function createRobot(db: Database, robot: typeof robots.$inferInsert, grants: RobotGrant[]): Promise<boolean> {
@@ -20,7 +22,7 @@ export async function createRobot(db: Database, robot: typeof robots.$inferInser
   return true;
 }
 
-export async function findRobot(db: Database, name: string): Promise<(RobotRow & { grants: RobotGrant[] }) | null> {
+export async function findRobot(db: Database, name: string): Promise<StoredRobot | null> {
   const [rows, grants] = await db.batch([
     db.select().from(robots).where(eq(robots.name, name)).limit(1),
     db.select({ project: robotPermissions.project, action: robotPermissions.action }).from(robotPermissions).where(eq(robotPermissions.robot, name)),
@@ -29,10 +31,36 @@ export async function findRobot(db: Database, name: string): Promise<(RobotRow &
   return robot === undefined ? null : { ...robot, grants };
 }
 
-/** Robots holding any permission in the project, by name. */
-export async function listProjectRobots(db: Database, project: string): Promise<RobotRow[]> {
+/** Robots holding any permission in the project, by name, each with all its grants. */
+export async function listProjectRobots(db: Database, project: string): Promise<StoredRobot[]> {
   const names = db.selectDistinct({ robot: robotPermissions.robot }).from(robotPermissions).where(eq(robotPermissions.project, project));
-  return db.select().from(robots).where(inArray(robots.name, names)).orderBy(asc(robots.name));
+  return withGrants(db, inArray(robots.name, names));
+}
+
+/** Robots of one level in name order, after `last` (pagination), each with its grants. */
+export async function listRobotsOfLevel(db: Database, level: RobotRow["level"], last: string | null, limit: number): Promise<StoredRobot[]> {
+  const ofLevel = eq(robots.level, level);
+  const page = db
+    .select({ name: robots.name })
+    .from(robots)
+    .where(last === null ? ofLevel : and(ofLevel, gt(robots.name, last)))
+    .orderBy(asc(robots.name))
+    .limit(limit);
+  return withGrants(db, inArray(robots.name, page));
+}
+
+/** The robots `which` selects, by name, with their grants: one batch of two statements however many robots. */
+async function withGrants(db: Database, which: SQL): Promise<StoredRobot[]> {
+  const [rows, grants] = await db.batch([
+    db.select().from(robots).where(which).orderBy(asc(robots.name)),
+    db
+      .select({ robot: robotPermissions.robot, project: robotPermissions.project, action: robotPermissions.action })
+      .from(robotPermissions)
+      .where(inArray(robotPermissions.robot, db.select({ name: robots.name }).from(robots).where(which))),
+  ]);
+  const byRobot = new Map<string, RobotGrant[]>();
+  for (const { robot, ...grant } of grants) byRobot.set(robot, [...(byRobot.get(robot) ?? []), grant]);
+  return rows.map((row) => ({ ...row, grants: byRobot.get(row.name) ?? [] }));
 }
 
 export async function setRobotDisabled(db: Database, name: string, disabled: boolean): Promise<boolean> {

@@ -1,0 +1,19 @@
+// What the local runs of Pier share (`npm start`, the e2e tests, the benchmarks): the
+// environment wrangler and Miniflare get, and a way to pick a free loopback port.
+import { createServer } from "node:net";
+
+/** A local registry talks to nothing but its clients: no request.cf lookup, no telemetry. */
+export const LOCAL_WRANGLER_ENV = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
+
+/** A port nobody listens on right now (the OS picks it; it is released for a server to take). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
