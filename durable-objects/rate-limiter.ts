@@ -7,7 +7,7 @@
 // sending continuously keeps its object, and so its count, alive.
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../worker/env";
-import { type Bucket, type BucketRule, fullBucket, take, type TakeResult } from "../worker/auth/token-bucket";
+import { type Bucket, type BucketRule, fullBucket, type LeaseResult, take, type TakeResult, takeUpTo } from "../worker/auth/token-bucket";
 
 export class RateLimiter extends DurableObject<Bindings> {
   private bucket: Bucket | null = null;
@@ -16,6 +16,14 @@ export class RateLimiter extends DurableObject<Bindings> {
   take(rule: BucketRule, cost = 1): TakeResult {
     const now = Date.now();
     const taken = take(this.bucket ?? fullBucket(rule, now), rule, now, cost);
+    this.bucket = taken.bucket;
+    return taken.result;
+  }
+
+  /** Takes up to `most` tokens at once, for a Worker isolate to spend itself (worker/auth/request-limit.ts). */
+  lease(rule: BucketRule, most: number): LeaseResult {
+    const now = Date.now();
+    const taken = takeUpTo(this.bucket ?? fullBucket(rule, now), rule, now, most);
     this.bucket = taken.bucket;
     return taken.result;
   }

@@ -41,6 +41,8 @@ export default defineConfig({
             // conformance suite's single-request pushes of 3 × OCI-Chunk-Min-Length (8 MiB).
             PIER_MAX_BODY_BYTES: String(25 * 1024 * 1024),
             PIER_UPSTREAMS: JSON.stringify(upstreams),
+            // Every test acts as admin from one address: the limit is tested with its own rules.
+            PIER_RATE_LIMIT_PER_SECOND: "100000",
             // The secrets every Pier needs; tests sign in as admin with TEST_ADMIN_PASSWORD.
             ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
             PIER_SIGNING_KEY: await signingKey,

@@ -8,6 +8,7 @@ import { errorBody, RegistryError } from "./errors";
 import { cacheApiRoutes } from "./routes/api/cache";
 import { managementApiRoutes } from "./routes/api/management";
 import { blobRoutes } from "./routes/blobs";
+import { allowBase } from "./routes/authorization";
 import type { AppEnv } from "./routes/context";
 import { listingRoutes } from "./routes/listings";
 import { manifestRoutes } from "./routes/manifests";
@@ -35,9 +36,14 @@ export function buildApp(): Hono<AppEnv> {
     await next();
   });
 
-  // The API version check (OCI distribution spec v1.1, end-1).
-  app.get("/v2/", (c) => c.json({}));
-  app.get("/v2", (c) => c.json({}));
+  // The API version check (OCI distribution spec v1.1, end-1); anonymous callers get the
+  // challenge that tells docker login & co. where the token endpoint is (issue 4).
+  for (const path of ["/v2/", "/v2"]) {
+    app.get(path, async (c) => {
+      await allowBase(c);
+      return c.json({});
+    });
+  }
 
   app.route("/v2", listingRoutes);
   app.route("/v2", uploadRoutes);

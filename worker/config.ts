@@ -2,6 +2,7 @@
 // with a message naming the setting (and `npm start` checks the same before serving), rather
 // than being ignored.
 import { checkSigningKeySetting } from "./auth/signing-key";
+import type { BucketRule } from "./auth/token-bucket";
 import { DEFAULT_TOKEN_LIFETIME_SECONDS } from "./auth/tokens";
 import type { Bindings } from "./env";
 import { parseUpstreams, type Upstream } from "./proxy/upstreams";
@@ -25,6 +26,11 @@ export interface AuthConfig {
   publicUrl: string | null;
   /** How long an issued registry token lives (PIER_TOKEN_LIFETIME_SECONDS). */
   tokenLifetimeSeconds: number;
+  /**
+   * The token bucket each principal (signed in) or client IP (anonymous) gets for registry
+   * requests (PIER_RATE_LIMIT_PER_SECOND); null: no limit.
+   */
+  requestLimit: BucketRule | null;
   /** Whether any signed-in user may create projects (PIER_USERS_CREATE_PROJECTS), not only admins. */
   usersMayCreateProjects: boolean;
 }
@@ -42,7 +48,7 @@ export class ConfigError extends Error {
 export type ConfigSource = Partial<
   Pick<
     Bindings,
-    "PIER_MAX_BODY_BYTES" | "PIER_UPSTREAMS" | "PIER_MIRROR_DEFAULT" | "ADMIN_PASSWORD" | "PIER_SIGNING_KEY" | "PUBLIC_URL" | "PIER_TOKEN_LIFETIME_SECONDS" | "PIER_USERS_CREATE_PROJECTS"
+    "PIER_MAX_BODY_BYTES" | "PIER_UPSTREAMS" | "PIER_MIRROR_DEFAULT" | "ADMIN_PASSWORD" | "PIER_SIGNING_KEY" | "PUBLIC_URL" | "PIER_TOKEN_LIFETIME_SECONDS" | "PIER_USERS_CREATE_PROJECTS" | "PIER_RATE_LIMIT_PER_SECOND"
   >
 > &
   Record<string, unknown>;
@@ -88,8 +94,23 @@ function parseAuthConfig(env: ConfigSource): AuthConfig {
     signingKey: env.PIER_SIGNING_KEY!,
     publicUrl: publicOrigin(env.PUBLIC_URL),
     tokenLifetimeSeconds: positiveInteger(env.PIER_TOKEN_LIFETIME_SECONDS, "PIER_TOKEN_LIFETIME_SECONDS", DEFAULT_TOKEN_LIFETIME_SECONDS, "seconds"),
+    requestLimit: requestLimit(env.PIER_RATE_LIMIT_PER_SECOND),
     usersMayCreateProjects: flag(env.PIER_USERS_CREATE_PROJECTS, "PIER_USERS_CREATE_PROJECTS"),
   };
+}
+
+/**
+ * Registry requests per second per principal or client IP; a quiet client may burst
+ * BURST_SECONDS worth. The default fits a node pulling many images at once: a pull is one
+ * request per manifest and blob, so 2,000 at once are 100 images of 20 layers.
+ */
+export const DEFAULT_REQUESTS_PER_SECOND = 100;
+const BURST_SECONDS = 20;
+
+function requestLimit(value: string | undefined): BucketRule | null {
+  if (value === "0") return null;
+  const perSecond = positiveInteger(value, "PIER_RATE_LIMIT_PER_SECOND", DEFAULT_REQUESTS_PER_SECOND, "requests (0 turns the limit off)");
+  return { capacity: perSecond * BURST_SECONDS, refillPerSecond: perSecond };
 }
 
 function publicOrigin(value: string | undefined): string | null {

@@ -32,6 +32,8 @@ export interface Bindings {
   PUBLIC_URL?: string;
   /** Lifetime of issued registry tokens, seconds (default 900). */
   PIER_TOKEN_LIFETIME_SECONDS?: string;
+  /** Registry requests per second per principal or client IP (default 100; "0": no limit). */
+  PIER_RATE_LIMIT_PER_SECOND?: string;
   /** "true": any signed-in user may create projects, not only admins. */
   PIER_USERS_CREATE_PROJECTS?: string;
 }

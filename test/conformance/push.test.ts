@@ -31,7 +31,9 @@ const octet = (bytes: Uint8Array) => ({ "Content-Type": "application/octet-strea
 
 describe("legacy suite, Push workflow", () => {
   const repo = uniqueRepo("conformance/push");
-  const crossmount = `conformance-${crypto.randomUUID()}`;
+  // The suite's default is `conformance-<uuid>`, one segment, which is no local repository in
+  // Pier (issue 4: `<project>/<name>`); README says to set OCI_CROSSMOUNT_NAMESPACE like this.
+  const crossmount = `conformance/${crypto.randomUUID()}`;
   let fx: LegacyFixtures;
   const blobA = randomBytes(42, 4101);
   let blobB = randomBytes(42, 4102);

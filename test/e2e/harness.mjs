@@ -78,27 +78,30 @@ export async function startPier({ vars = {} } = {}) {
     removeTempDir(dir);
   };
 
-  await waitUntilReady(url, { what: "wrangler dev", isRunning: group.isRunning, stop, output: () => log });
+  // Signed in as admin: anonymous GET /v2/ is a 401 challenge (issue 4), and a 200 here also
+  // proves the secrets were accepted.
+  const authorization = `Basic ${Buffer.from(`admin:${secrets.ADMIN_PASSWORD}`).toString("base64")}`;
+  await waitUntilReady(url, { what: "wrangler dev", isRunning: group.isRunning, stop, output: () => log, headers: { Authorization: authorization } });
   return { url, host, dir, adminPassword: secrets.ADMIN_PASSWORD, logs, logMark: () => written, stop };
 }
 
-/** Resolves once GET `url`/v2/ answers 200; when it does not, calls `stop()` and fails with the server's output. */
-async function waitUntilReady(url, { what, isRunning, stop, output }) {
+/** Resolves once GET `url`/v2/ (with `headers`) answers 200; when it does not, calls `stop()` and fails with the server's output. */
+async function waitUntilReady(url, { what, isRunning, stop, output, headers = {} }) {
   try {
-    await pollUntilReady(url, isRunning, what);
+    await pollUntilReady(url, isRunning, what, headers);
   } catch (error) {
     await stop();
     throw new Error(`${error.message}\n--- ${what} output ---\n${output()}`);
   }
 }
 
-async function pollUntilReady(url, isRunning, what) {
+async function pollUntilReady(url, isRunning, what, headers) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = "no answer";
   while (Date.now() < deadline) {
     if (!isRunning()) throw new Error(`${what} exited before it answered`);
     try {
-      const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5_000) });
+      const response = await fetch(`${url}/v2/`, { headers, signal: AbortSignal.timeout(5_000) });
       if (response.status === 200) return;
       last = `HTTP ${response.status}`;
     } catch (error) {

@@ -4,7 +4,7 @@
 // to their own repositories (uniqueRepo) and never clean up.
 import { createExecutionContext, env } from "cloudflare:test";
 import worker from "../../worker/index";
-import { digestOf, jsonBytes, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from "./registry";
+import { ADMIN, digestOf, jsonBytes, type Login, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, signedIn } from "./registry";
 
 export type UpstreamServer = "fake" | "private" | "basic" | "hub" | "fresh" | "slow" | "cdn";
 
@@ -186,8 +186,8 @@ function hex(bytes: Uint8Array): string {
  * mirror default, because the core registry's tests (and the conformance suites) expect an
  * unknown unprefixed name to be unknown locally, not looked up on Docker Hub.
  */
-export async function requestThroughMirror(path: string, init: RequestInit = {}): Promise<Response> {
-  return worker.fetch(new Request(`http://registry.test${path}`, init), mirrorEnv, createExecutionContext());
+export async function requestThroughMirror(path: string, init: RequestInit = {}, as: Login | null = ADMIN): Promise<Response> {
+  return worker.fetch(new Request(`http://registry.test${path}`, signedIn(init, as)), mirrorEnv, createExecutionContext());
 }
 
 const mirrorEnv = { ...env, PIER_MIRROR_DEFAULT: "hub" };

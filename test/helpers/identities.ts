@@ -9,19 +9,16 @@ import { RegistryError } from "../../worker/errors";
 import { database } from "../../worker/storage/db/client";
 import { createProject, createUser, type MemberRole, setMember, updateUser } from "../../worker/storage/db/queries/principals";
 import { createRobot, type RobotGrant } from "../../worker/storage/db/queries/robots";
-import { request } from "./registry";
+import { ADMIN, basic, type Login, request } from "./registry";
+
+export { ADMIN, basic, type Login };
 
 export const db = database(env.DB);
-export const ADMIN = { username: "admin", password: env.ADMIN_PASSWORD };
 
 export function unique(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-export interface Login {
-  username: string;
-  password: string;
-}
 
 export async function newUser(options: { disabled?: boolean; isAdmin?: boolean } = {}): Promise<Login> {
   const login = { username: unique("user"), password: `pw-${crypto.randomUUID()}` };
@@ -47,15 +44,11 @@ export async function newRobot(grants: RobotGrant[], options: { expiresAt?: numb
   return login;
 }
 
-export function basic(login: Login): string {
-  const bytes = new TextEncoder().encode(`${login.username}:${login.password}`);
-  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
-}
 
 /** GET /token with these query parameters (`scope` may repeat) and optional Basic credentials. */
 export function getToken(parameters: [string, string][], login?: Login, headers: Record<string, string> = {}): Promise<Response> {
   const query = new URLSearchParams(parameters).toString();
-  return request(`/token${query === "" ? "" : `?${query}`}`, { headers: { ...headers, ...(login && { Authorization: basic(login) }) } });
+  return request(`/token${query === "" ? "" : `?${query}`}`, { headers }, login ?? null);
 }
 
 /** POST /token with a form, as docker and containerd send it. */

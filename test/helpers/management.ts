@@ -24,15 +24,15 @@ export interface ApiOptions {
 /** One management API call; as the admin unless told otherwise. */
 export function api(path: string, { method, body, as = "admin", headers = {} }: ApiOptions = {}): Promise<Response> {
   const login = as === "admin" ? ADMIN : as;
-  return request(`/api/v1${path}`, {
-    method: method ?? (body === undefined ? "GET" : "POST"),
-    headers: {
-      ...headers,
-      ...(login !== null && { Authorization: basic(login) }),
-      ...(body !== undefined && { "Content-Type": "application/json" }),
+  return request(
+    `/api/v1${path}`,
+    {
+      method: method ?? (body === undefined ? "GET" : "POST"),
+      headers: { ...headers, ...(body !== undefined && { "Content-Type": "application/json" }) },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
+    login,
+  );
 }
 
 /** The call's JSON body, after checking its status. */

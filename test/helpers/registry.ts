@@ -21,13 +21,38 @@ export interface Descriptor {
   [field: string]: unknown;
 }
 
-export function request(path: string, init: RequestInit = {}): Promise<Response> {
-  const answer = SELF.fetch(`${BASE}${path}`, init);
+/** A user name and password for Basic credentials. */
+export interface Login {
+  username: string;
+  password: string;
+}
+
+/** The system admin (ADMIN_PASSWORD): who the registry tests act as unless they say otherwise. */
+export const ADMIN: Login = { username: "admin", password: env.ADMIN_PASSWORD };
+
+export function basic(login: Login): string {
+  const bytes = new TextEncoder().encode(`${login.username}:${login.password}`);
+  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
+}
+
+/**
+ * One request to the Worker, signed in with Basic credentials as `as` (the admin unless told;
+ * null: no credentials). An Authorization header in `init` wins.
+ */
+export function request(path: string, init: RequestInit = {}, as: Login | null = ADMIN): Promise<Response> {
+  const answer = SELF.fetch(`${BASE}${path}`, signedIn(init, as));
   if (responseObservers.size === 0) return answer;
   return answer.then((response) => {
     for (const observe of responseObservers) observe(init.method ?? "GET", path, response.status);
     return response;
   });
+}
+
+/** `init` with Basic credentials for `as` added, unless it has an Authorization header already. */
+export function signedIn(init: RequestInit, as: Login | null): RequestInit {
+  const headers = new Headers(init.headers);
+  if (as !== null && !headers.has("Authorization")) headers.set("Authorization", basic(as));
+  return { ...init, headers };
 }
 
 const responseObservers = new Set<(method: string, path: string, status: number) => void>();
@@ -131,10 +156,12 @@ export const DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
 let repoCounter = 0;
 
-/** A repository name no other test uses (test files may share one D1 database). */
+/** A repository name no other test uses (test files may share one D1 database): `<label>/r<n>-<hex>`. */
 export function uniqueRepo(label: string): string {
   repoCounter += 1;
-  return `${label}-${repoCounter}-${crypto.randomUUID().slice(0, 8)}`;
+  // Two segments: local repositories live in a project (the first segment), which the admin's
+  // first push creates.
+  return `${label}/r${repoCounter}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /** JSON.stringify as bytes. */

@@ -16,7 +16,7 @@ import type { RepoName } from "../oci/names";
 import { routeRead } from "../proxy/routing";
 import type { Upstream } from "../proxy/upstreams";
 import { database } from "../storage/db/client";
-import { createProject, findProject, roleIn } from "../storage/db/queries/principals";
+import { createProject, findProject, type ProjectViewer, roleIn } from "../storage/db/queries/principals";
 import { identityOf } from "./authenticate";
 import { type Grant, isAllowed, isAllowedSystem, isRobotPermission, type ProjectFacts } from "./permissions";
 import type { Principal } from "./principal";
@@ -154,4 +154,20 @@ function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promis
   let value = cache.get(key);
   if (value === undefined) cache.set(key, (value = make()));
   return value;
+}
+
+/**
+ * Whose catalog this is: null for a system admin (every repository), else the projects the
+ * permission table lets the account list (listRepositories: public ones and its own). Proxy
+ * projects are made first, so an upstream's cached names show before anyone pulled them through
+ * a route that creates the project (a prefetch).
+ */
+export async function catalogViewer(env: Bindings, config: Config, principal: Principal): Promise<ProjectViewer | null> {
+  const identity = await identityOf(env, principal);
+  if (identity.kind === "user" && identity.isAdmin) return null;
+  await Promise.all(config.upstreams.map((upstream) => proxyProject(env, upstream)));
+  if (identity.kind === "user") return { member: identity.name };
+  if (identity.kind === "robot") return { projects: identity.grants.filter((grant) => grant.action === "listRepositories").map((grant) => grant.project) };
+  // Anonymous callers never get this far (authorize wants a signed-in principal for the catalog).
+  return { projects: [] };
 }

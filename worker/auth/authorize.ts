@@ -43,12 +43,20 @@ export interface Decision {
 }
 
 export async function authorize(env: Bindings, config: Config, request: AuthenticationRequest, need: Need): Promise<Decision> {
-  // Name grammar before authorisation: a one-segment local write is NAME_INVALID for everyone.
+  checkWriteName(need);
+  return authorizePrincipal(env, config, await authenticate(env, config, request), tokenParties(config, request.url), need);
+}
+
+/** Name grammar before authorisation: a one-segment local write is NAME_INVALID for everyone. */
+export function checkWriteName(need: Need): void {
   if (need.kind === "write" && !need.name.includes("/")) {
     throw new RegistryError("NAME_INVALID", `local repositories are named <project>/<name>; ${need.name} has no project`);
   }
-  const principal = await authenticate(env, config, request);
-  const parties = tokenParties(config, request.url);
+}
+
+/** The decision for a principal already authenticated (the routes audit refusals by principal). */
+export async function authorizePrincipal(env: Bindings, config: Config, principal: Principal, parties: TokenEndpoint, need: Need): Promise<Decision> {
+  checkWriteName(need);
   const allowed = (createProject: string | null = null): Decision => ({ principal, createProject });
 
   if (need.kind === "base") {

@@ -23,12 +23,33 @@ export function fullBucket(rule: BucketRule, now: number): Bucket {
 
 /** Takes `cost` tokens if the bucket has them; returns the bucket's next state and the answer. */
 export function take(bucket: Bucket, rule: BucketRule, now: number, cost = 1): { bucket: Bucket; result: TakeResult } {
-  const elapsedSeconds = Math.max(0, now - bucket.updatedAt) / 1000;
-  const tokens = Math.min(rule.capacity, bucket.tokens + elapsedSeconds * rule.refillPerSecond);
+  const tokens = refilled(bucket, rule, now);
   if (tokens >= cost) {
     return { bucket: { tokens: tokens - cost, updatedAt: now }, result: { allowed: true, remaining: Math.floor(tokens - cost) } };
   }
-  // Retry-After is in whole seconds (RFC 9110); rounding up never invites a retry that fails.
-  const retryAfterSeconds = rule.refillPerSecond > 0 ? Math.max(1, Math.ceil((cost - tokens) / rule.refillPerSecond)) : Number.MAX_SAFE_INTEGER;
-  return { bucket: { tokens, updatedAt: now }, result: { allowed: false, retryAfterSeconds } };
+  return { bucket: { tokens, updatedAt: now }, result: { allowed: false, retryAfterSeconds: secondsUntil(cost, tokens, rule) } };
 }
+
+export type LeaseResult = { granted: number } | { granted: 0; retryAfterSeconds: number };
+
+/**
+ * Takes as many whole tokens as the bucket has, up to `most`: a lease, which the caller spends
+ * itself without asking again for each one. Refused, with when one is back, when not even one is.
+ */
+export function takeUpTo(bucket: Bucket, rule: BucketRule, now: number, most: number): { bucket: Bucket; result: LeaseResult } {
+  const tokens = refilled(bucket, rule, now);
+  const granted = Math.min(most, Math.floor(tokens));
+  if (granted >= 1) return { bucket: { tokens: tokens - granted, updatedAt: now }, result: { granted } };
+  return { bucket: { tokens, updatedAt: now }, result: { granted: 0, retryAfterSeconds: secondsUntil(1, tokens, rule) } };
+}
+
+function refilled(bucket: Bucket, rule: BucketRule, now: number): number {
+  const elapsedSeconds = Math.max(0, now - bucket.updatedAt) / 1000;
+  return Math.min(rule.capacity, bucket.tokens + elapsedSeconds * rule.refillPerSecond);
+}
+
+/** Retry-After is in whole seconds (RFC 9110); rounding up never invites a retry that fails. */
+function secondsUntil(cost: number, tokens: number, rule: BucketRule): number {
+  return rule.refillPerSecond > 0 ? Math.max(1, Math.ceil((cost - tokens) / rule.refillPerSecond)) : Number.MAX_SAFE_INTEGER;
+}
+

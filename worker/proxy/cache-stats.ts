@@ -3,15 +3,14 @@
 // its last pull and pull count. GET /api/v1/cache/stats reads it; retention will too.
 //
 // A D1 write on every pull would cost the hot path a round trip (and serialise warm pulls on
-// D1's writer), so each isolate adds events up in memory and writes them in one batch, off
-// the response path: the request that records the first event after a write also schedules
-// the next write, a second later (waitUntil keeps it alive that long). Counters are therefore
-// about a second behind, and an isolate that dies loses its last second of counts: fine for
-// statistics, which is all this is. Reading the stats first flushes the reading isolate.
+// D1's writer), so each isolate adds events up in memory and writes them about a second later
+// in one batch (worker/storage/deferred-writes.ts). Counters are therefore about a second
+// behind, and an isolate that dies loses its last second of counts: fine for statistics.
 import { sql } from "drizzle-orm";
 import type { Bindings, WaitUntil } from "../env";
 import { database } from "../storage/db/client";
 import { cacheCounters, cachedArtifacts } from "../storage/db/schema";
+import { deferredWrites } from "../storage/deferred-writes";
 
 export type CacheOutcome = "hit" | "miss" | "stale";
 
@@ -46,8 +45,12 @@ interface Pending {
   artifacts: Map<string, { upstream: string; repository: string; digest: string; kind: "manifest" | "blob"; size: number; pulls: number; at: number }>;
 }
 
-const FLUSH_INTERVAL_MS = 1_000;
-const pendingByDatabase = new WeakMap<D1Database, Pending>();
+const deferred = deferredWrites<Pending>(
+  "cache statistics",
+  () => ({ counters: new Map(), artifacts: new Map() }),
+  (pending) => pending.counters.size === 0 && pending.artifacts.size === 0,
+  writeCounts,
+);
 
 export function recordServed(env: Bindings, waitUntil: WaitUntil, served: ServedArtifact): void {
   const pending = pendingFor(env, waitUntil);
@@ -122,10 +125,11 @@ export async function readCacheStats(env: Bindings, artifactLimit: number): Prom
 }
 
 /** Writes this isolate's pending counts to D1 now. */
-export async function flushCacheStats(env: Bindings): Promise<void> {
-  const pending = pendingByDatabase.get(env.DB);
-  if (pending === undefined || (pending.counters.size === 0 && pending.artifacts.size === 0)) return;
-  pendingByDatabase.delete(env.DB);
+export function flushCacheStats(env: Bindings): Promise<void> {
+  return deferred.flush(env);
+}
+
+async function writeCounts(env: Bindings, pending: Pending): Promise<void> {
   const db = database(env.DB);
   const now = Date.now();
   const counterStatements = [...pending.counters].map(([upstream, delta]) =>
@@ -158,16 +162,9 @@ export async function flushCacheStats(env: Bindings): Promise<void> {
   if (statements.length > 0) await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
 }
 
-/** This isolate's unwritten counts; the first event after a write schedules the next one. */
+/** This isolate's unwritten counts. */
 function pendingFor(env: Bindings, waitUntil: WaitUntil): Pending {
-  let pending = pendingByDatabase.get(env.DB);
-  if (pending === undefined) {
-    pending = { counters: new Map(), artifacts: new Map() };
-    pendingByDatabase.set(env.DB, pending);
-    const write = scheduler.wait(FLUSH_INTERVAL_MS).then(() => flushCacheStats(env));
-    waitUntil(write.catch((error) => console.error("writing cache statistics failed", error)));
-  }
-  return pending;
+  return deferred.pending(env, waitUntil);
 }
 
 function countersFor(pending: Pending, upstream: string): Counters {

@@ -4,13 +4,15 @@ import { CACHE_HEADER } from "../proxy/cache-stats";
 import { parseDigest } from "../oci/digest";
 import { openProxiedBlob, statProxiedBlob } from "../proxy/blob-cache";
 import { type BlobContent, deleteBlob, openBlob, statBlob } from "../services/blobs";
-import { type AppEnv, readTarget, waitUntilOf, writeRepository } from "./context";
+import { allowRead, allowWrite, auditDone } from "./authorization";
+import { type AppEnv, readTarget, waitUntilOf } from "./context";
 
 export const blobRoutes = new Hono<AppEnv>();
 
 blobRoutes.get("/:name{.+}/blobs/:digest", async (c) => {
   const digest = parseDigest(c.req.param("digest"));
   const route = await readTarget(c);
+  await allowRead(c, route);
   const proxied = route.kind === "proxy";
   const headers: Record<string, string> = {
     "Content-Type": "application/octet-stream",
@@ -43,6 +45,9 @@ blobRoutes.get("/:name{.+}/blobs/:digest", async (c) => {
 });
 
 blobRoutes.delete("/:name{.+}/blobs/:digest", async (c) => {
-  await deleteBlob(c.env, writeRepository(c), parseDigest(c.req.param("digest")));
+  const digest = parseDigest(c.req.param("digest"));
+  const { repository, principal } = await allowWrite(c, "delete");
+  await deleteBlob(c.env, repository, digest);
+  auditDone(c, principal, "delete", `${repository}@${digest}`);
   return c.body(null, 202);
 });

@@ -5,19 +5,21 @@ import { parseDigest } from "../oci/digest";
 import { nextLink, parsePage } from "../oci/pagination";
 import { listProxiedTags } from "../proxy/tag-listing";
 import { type Listing, listCatalog, listReferrers, listTags } from "../services/listings";
+import { allowCatalog, allowRead } from "./authorization";
 import { type AppEnv, readTarget, routingQuery, waitUntilOf } from "./context";
 
 export const listingRoutes = new Hono<AppEnv>();
 
 listingRoutes.get("/_catalog", async (c) => {
   const page = parsePage(c.req.query("n"), c.req.query("last"));
-  const listing = await listCatalog(c.env, page);
+  const listing = await listCatalog(c.env, page, await allowCatalog(c));
   if (listing.next !== null) c.header("Link", nextLink("/v2/_catalog", page.limit, listing.next));
   return c.json({ repositories: listing.items });
 });
 
 listingRoutes.get("/:name{.+}/tags/list", async (c) => {
   const route = await readTarget(c);
+  await allowRead(c, route);
   const name = c.req.param("name");
   const page = parsePage(c.req.query("n"), c.req.query("last"));
   let listing: Listing<string>;
@@ -35,6 +37,7 @@ listingRoutes.get("/:name{.+}/tags/list", async (c) => {
 listingRoutes.get("/:name{.+}/referrers/:digest", async (c) => {
   const subject = parseDigest(c.req.param("digest"));
   const route = await readTarget(c);
+  await allowRead(c, route);
   // Referrers of cached content are those Pier has cached (the referrers API is not a pull).
   const repository = route.kind === "local" ? route.repository : route.target.cacheName;
   const name = c.req.param("name");

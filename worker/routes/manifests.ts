@@ -1,11 +1,12 @@
 // GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference>
 import { Hono } from "hono";
 import { CACHE_HEADER } from "../proxy/cache-stats";
-import { parseReadReference, parseReference, parseTag, type Tag } from "../oci/names";
+import { parseReadReference, parseReference, parseTag, type Reference, type Tag } from "../oci/names";
 import { RegistryError } from "../errors";
 import { getProxiedManifest } from "../proxy/manifest-cache";
 import { deleteManifest, getManifest, type ManifestContent, putManifest, readManifestBody } from "../services/manifests";
-import { type AppEnv, contentLength, readTarget, waitUntilOf, writeRepository } from "./context";
+import { allowRead, allowWrite, auditDone } from "./authorization";
+import { type AppEnv, contentLength, readTarget, waitUntilOf } from "./context";
 
 export const manifestRoutes = new Hono<AppEnv>();
 
@@ -13,11 +14,25 @@ manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
   // Grammar first: an invalid reference is the same answer wherever the name routes.
   const reference = parseReadReference(c.req.param("reference"));
   const route = await readTarget(c);
+  const principal = await allowRead(c, route);
   const withBody = c.req.method !== "HEAD";
-  if (route.kind === "local") return manifestResponse(await getManifest(c.env, route.repository, reference, withBody), {});
-  const manifest = await getProxiedManifest(c.env, waitUntilOf(c), route.target, reference, withBody);
-  return manifestResponse(manifest, { [CACHE_HEADER]: manifest.cache });
+  const extraHeaders: Record<string, string> = {};
+  let manifest: ManifestContent;
+  if (route.kind === "local") manifest = await getManifest(c.env, route.repository, reference, withBody);
+  else {
+    const proxied = await getProxiedManifest(c.env, waitUntilOf(c), route.target, reference, withBody);
+    extraHeaders[CACHE_HEADER] = proxied.cache;
+    manifest = proxied;
+  }
+  // A GET is a pull; the HEADs around it are checks (worker/auth/registry-audit.ts).
+  if (withBody) auditDone(c, principal, "pull", resourceOf(c.req.param("name"), reference), route);
+  return manifestResponse(manifest, extraHeaders);
 });
+
+/** How the audit log names a manifest: `name:tag` or `name@digest`. */
+function resourceOf(name: string, reference: Reference): string {
+  return reference.kind === "tag" ? `${name}:${reference.tag}` : `${name}@${reference.digest}`;
+}
 
 function manifestResponse(manifest: ManifestContent, extraHeaders: Record<string, string>): Response {
   return new Response(manifest.body, {
@@ -33,8 +48,8 @@ function manifestResponse(manifest: ManifestContent, extraHeaders: Record<string
 }
 
 manifestRoutes.put("/:name{.+}/manifests/:reference", async (c) => {
-  const repository = writeRepository(c);
   const reference = parseReference(c.req.param("reference"));
+  const { repository, principal } = await allowWrite(c, "push");
   const extraTags = reference.kind === "digest" ? tagParams(c.req.queries("tag") ?? []) : [];
   const bytes = await readManifestBody(c.req.raw.body, contentLength(c));
   const { digest, subject } = await putManifest(c.env, repository, reference, bytes, c.req.header("Content-Type") ?? null, extraTags);
@@ -46,6 +61,7 @@ manifestRoutes.put("/:name{.+}/manifests/:reference", async (c) => {
   // Tells the client this registry indexes referrers by subject (spec: "Pushing Manifests with Subject").
   if (subject !== null) headers["OCI-Subject"] = subject;
   if (extraTags.length > 0) headers["OCI-Tag"] = extraTags.join(", ");
+  auditDone(c, principal, "push", resourceOf(repository, reference));
   return new Response(null, { status: 201, headers });
 });
 
@@ -61,6 +77,9 @@ function tagParams(values: string[]): Tag[] {
 }
 
 manifestRoutes.delete("/:name{.+}/manifests/:reference", async (c) => {
-  await deleteManifest(c.env, writeRepository(c), parseReadReference(c.req.param("reference")));
+  const reference = parseReadReference(c.req.param("reference"));
+  const { repository, principal } = await allowWrite(c, "delete");
+  await deleteManifest(c.env, repository, reference);
+  auditDone(c, principal, "delete", resourceOf(repository, reference));
   return c.body(null, 202);
 });

@@ -17,13 +17,15 @@ import {
   startUpload,
   uploadOffset,
 } from "../services/uploads";
-import { type AppContext, type AppEnv, blobUrl, contentLength, writeRepository, uploadUrl } from "./context";
+import { routeRead } from "../proxy/routing";
+import { allowWrite, mayPull } from "./authorization";
+import { type AppContext, type AppEnv, blobUrl, contentLength, uploadUrl } from "./context";
 
 export const uploadRoutes = new Hono<AppEnv>();
 
 for (const path of ["/:name{.+}/blobs/uploads/", "/:name{.+}/blobs/uploads"]) {
   uploadRoutes.post(path, async (c) => {
-    const repository = writeRepository(c);
+    const { repository, principal } = await allowWrite(c, "push");
     const algorithm = c.req.query("digest-algorithm");
     // The algorithm the client will close with (end-4c). Both are verified whatever is said
     // here; an unsupported one is refused now rather than at the closing PUT.
@@ -35,7 +37,12 @@ for (const path of ["/:name{.+}/blobs/uploads/", "/:name{.+}/blobs/uploads"]) {
       const digest = parseDigest(mount);
       const from = c.req.query("from");
       const source = from === undefined || from === "" ? null : parseRepoName(from);
-      if (await mountBlob(c.env, repository, digest, source, () => true)) return blobCreated(repository, digest);
+      // The blob is linked only from a repository the pusher may pull (no cross-repository oracle).
+      const mayRead = async (holder: RepoName) => {
+        const target = await routeRead(c.env, c.var.config, holder, undefined).catch(() => null);
+        return target !== null && (await mayPull(c, principal, holder, target));
+      };
+      if (await mountBlob(c.env, repository, digest, source, mayRead)) return blobCreated(repository, digest);
       // Not mountable: the spec says to answer with an ordinary upload session instead.
     }
     const digestParam = c.req.query("digest");
@@ -61,21 +68,21 @@ for (const path of ["/:name{.+}/blobs/uploads/", "/:name{.+}/blobs/uploads"]) {
 }
 
 uploadRoutes.get("/:name{.+}/blobs/uploads/:session", async (c) => {
-  const repository = writeRepository(c);
+  const { repository } = await allowWrite(c, "push");
   const sessionId = c.req.param("session");
   const offset = await uploadOffset(c.env, repository, sessionId);
   return c.body(null, 204, sessionHeaders(repository, sessionId, offset));
 });
 
 uploadRoutes.patch("/:name{.+}/blobs/uploads/:session", async (c) => {
-  const repository = writeRepository(c);
+  const { repository } = await allowWrite(c, "push");
   const sessionId = c.req.param("session");
   const offset = await appendChunk(c.env, repository, sessionId, chunkOf(c), uploadUrl(repository));
   return c.body(null, 202, sessionHeaders(repository, sessionId, offset));
 });
 
 uploadRoutes.put("/:name{.+}/blobs/uploads/:session", async (c) => {
-  const repository = writeRepository(c);
+  const { repository } = await allowWrite(c, "push");
   const digestParam = c.req.query("digest");
   if (digestParam === undefined) throw new RegistryError("DIGEST_INVALID", "the closing PUT needs ?digest=<digest>");
   const digest = parseDigest(digestParam);
@@ -84,7 +91,7 @@ uploadRoutes.put("/:name{.+}/blobs/uploads/:session", async (c) => {
 });
 
 uploadRoutes.delete("/:name{.+}/blobs/uploads/:session", async (c) => {
-  await cancelUpload(c.env, writeRepository(c), c.req.param("session"));
+  await cancelUpload(c.env, (await allowWrite(c, "push")).repository, c.req.param("session"));
   // The spec's answer to cancelling an upload (end-14).
   return c.body(null, 204);
 });

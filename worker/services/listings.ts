@@ -10,7 +10,8 @@ import { database } from "../storage/db/client";
 import { type ReferrerRow, listReferrers as listReferrerRows, listTags as listTagRows } from "../storage/db/queries/manifests";
 import { readStoredBytes } from "../storage/blob-store";
 import { annotationsOf } from "../oci/manifest";
-import { listRepositories, repositoryExists } from "../storage/db/queries/repositories";
+import type { ProjectViewer } from "../storage/db/queries/principals";
+import { listRepositories, listVisibleRepositories, repositoryExists } from "../storage/db/queries/repositories";
 
 export interface Listing<T> {
   items: T[];
@@ -27,8 +28,10 @@ export async function listTags(env: Bindings, repository: RepoName, page: Page):
   return paginate(rows, page.limit, (tag) => tag);
 }
 
-export async function listCatalog(env: Bindings, page: Page): Promise<Listing<string>> {
-  const rows = await listRepositories(database(env.DB), page.last, page.limit + 1);
+/** The catalog as `viewer` may see it (worker/auth/access.ts catalogViewer); null: everything. */
+export async function listCatalog(env: Bindings, page: Page, viewer: ProjectViewer | null): Promise<Listing<string>> {
+  const db = database(env.DB);
+  const rows = viewer === null ? await listRepositories(db, page.last, page.limit + 1) : await listVisibleRepositories(db, viewer, page.last, page.limit + 1);
   return paginate(rows, page.limit, (name) => name);
 }
 

@@ -141,11 +141,14 @@ export async function mountBlob(
   repository: RepoName,
   digest: Digest,
   from: RepoName | null,
-  mayRead: (source: RepoName) => boolean,
+  mayRead: (source: RepoName) => Promise<boolean>,
 ): Promise<boolean> {
   const db = database(env.DB);
   const holders = from === null ? await repositoriesHolding(db, digest, 20) : (await findRepositoryBlob(db, from, digest)) ? [from] : [];
-  if (!holders.some(mayRead)) return false;
+  // One at a time: the first readable holder is enough, and most mounts name exactly one.
+  let readable = false;
+  for (const holder of holders) if ((readable = await mayRead(holder))) break;
+  if (!readable) return false;
   await linkBlob(db, repository, digest);
   return true;
 }

@@ -2,14 +2,22 @@
 //   GET  /api/v1/cache/stats              counters per upstream, most recently pulled artifacts
 //   POST /api/v1/cache/prefetch           {"upstream","repository","reference","platform"?} → 202 job
 //   GET  /api/v1/cache/prefetch/{id}      a job's progress; GET /api/v1/cache/prefetch lists recent ones
+// For system admins only: the statistics name every cached repository (private proxy projects'
+// too), and a prefetch spends upstream requests, which are what the cache exists to save.
 import { Hono } from "hono";
 import { RegistryError } from "../../errors";
 import { parseReference, parseRepoName } from "../../oci/names";
 import { enqueuePrefetch, prefetchJob, recentPrefetches } from "../../services/prefetch";
 import { cacheStats } from "../../services/cache-stats";
-import type { AppEnv } from "../context";
+import { requireSystemAdmin } from "../../services/management/guard";
+import { type ApiEnv, requireActor } from "./actor";
 
-export const cacheApiRoutes = new Hono<AppEnv>();
+export const cacheApiRoutes = new Hono<ApiEnv>();
+
+cacheApiRoutes.use("*", requireActor, async (c, next) => {
+  await requireSystemAdmin(c.env, c.var.actor, { action: c.req.method === "POST" ? "cache.prefetch" : "cache.read", resource: c.req.path, project: null }, "use the cache API");
+  await next();
+});
 
 const DEFAULT_ARTIFACTS = 100;
 const MAX_ARTIFACTS = 1000;

@@ -1,6 +1,7 @@
 // Reading the audit log (issue 4, "Audit": "listed and filtered through the management API,
 // admins and project admins only"): one project's records for whoever may readLogs there, the
 // whole log for system admins. Newest first, paged by an id cursor.
+import { flushRegistryAudit } from "../../auth/registry-audit";
 import type { Bindings } from "../../env";
 import { database } from "../../storage/db/client";
 import { type AuditRow, listAudit } from "../../storage/db/queries/audit";
@@ -32,6 +33,8 @@ export interface AuditItem {
 export async function listAuditLogs(env: Bindings, actor: Actor, query: AuditQuery): Promise<Page<AuditItem>> {
   // A system admin reads the whole log, and any project's records, a deleted project's too.
   if (!isSystemAdmin(actor)) await requireReadable(env, actor, query.project);
+  // The records of pulls, pushes and deletes this isolate has not written yet are written now.
+  await flushRegistryAudit(env);
   const { limit, ...filter } = query;
   const rows = await listAudit(database(env.DB), filter, limit + 1);
   return pageOf(rows, limit, auditItem, (row) => String(row.id));

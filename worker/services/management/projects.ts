@@ -18,12 +18,27 @@ export async function createProject(env: Bindings, config: Config, actor: Actor,
   // An upstream's name is its proxy project's, even before the first pull creates the row.
   const taken = () => new RegistryError("CONFLICT", `the project name "${project.name}" is taken`);
   if (config.upstreams.some((upstream) => upstream.name === project.name)) throw taken();
+  if (!(await insertOwnedProject(env, actor, project))) throw taken();
+  return projectView((await findProject(database(env.DB), project.name))!);
+}
+
+/**
+ * The project a push creates (issue 4: "repositories appear on first push inside a project the
+ * pusher may push to"; worker/auth/authorize.ts decided that the pusher may create it). Private:
+ * nothing becomes public without someone choosing so. Another push creating it first is fine.
+ */
+export async function createPushedProject(env: Bindings, actor: Actor, name: string): Promise<void> {
+  await insertOwnedProject(env, actor, { name, public: false });
+}
+
+/** Inserts a local project and makes a creator who is not a system admin its project admin; false when the name is taken. */
+async function insertOwnedProject(env: Bindings, actor: Actor, project: NewProject): Promise<boolean> {
   const db = database(env.DB);
-  if (!(await insertProject(db, { name: project.name, kind: "local", public: project.public, createdBy: loginName(actor) }))) throw taken();
+  if (!(await insertProject(db, { name: project.name, kind: "local", public: project.public, createdBy: loginName(actor) }))) return false;
   // A system admin needs no role: they may do everything in every project already.
   if (!isSystemAdmin(actor)) await setMember(db, project.name, loginName(actor), "projectAdmin");
   await audit(env, actor, { action: "project.create", resource: project.name, project: project.name });
-  return projectView((await findProject(db, project.name))!);
+  return true;
 }
 
 /** The projects the actor can see: public ones, ones they hold a role in, all for admins. */

@@ -7,6 +7,7 @@
 import { forgetVerifiedLogins } from "../../auth/authenticate";
 import { hashSecret } from "../../auth/passwords";
 import { ADMIN_USERNAME } from "../../auth/principal";
+import { ANONYMOUS_NAME } from "../../auth/registry-audit";
 import type { Config } from "../../config";
 import type { Bindings } from "../../env";
 import { RegistryError } from "../../errors";
@@ -21,9 +22,10 @@ import { type Page, pageOf, type UserView, userView } from "./views";
 export async function createUser(env: Bindings, config: Config, actor: Actor, user: NewUser): Promise<UserView> {
   const entry = { action: "user.create", resource: user.username, project: null };
   await requireSystem(env, config, actor, "manageUsers", entry);
-  // `admin` signs in with ADMIN_PASSWORD whether or not its row exists yet, so the name is taken.
+  // `admin` signs in with ADMIN_PASSWORD whether or not its row exists yet, so the name is
+  // taken; `anonymous` is how the audit log names requests without credentials.
   const db = database(env.DB);
-  if (user.username === ADMIN_USERNAME || !(await insertUser(db, { username: user.username, passwordHash: await hashSecret(user.password) }))) {
+  if (user.username === ADMIN_USERNAME || user.username === ANONYMOUS_NAME || !(await insertUser(db, { username: user.username, passwordHash: await hashSecret(user.password) }))) {
     throw new RegistryError("CONFLICT", `the username "${user.username}" is taken`);
   }
   await audit(env, actor, entry);

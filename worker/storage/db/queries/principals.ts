@@ -81,17 +81,26 @@ export type ProjectViewer = { member: string } | { projects: string[] };
 
 /** Public projects and those the viewer belongs to, in name order, after `last`. */
 export async function listVisibleProjects(db: Database, viewer: ProjectViewer, last: string | null, limit: number): Promise<ProjectRow[]> {
-  const own: SQL =
-    "member" in viewer
-      ? inArray(projects.name, db.select({ project: projectMembers.project }).from(projectMembers).where(eq(projectMembers.username, viewer.member)))
-      : inArray(projects.name, viewer.projects.slice(0, MAX_BOUND_PROJECTS));
-  const visible = or(eq(projects.public, true), own)!;
+  const visible = isVisibleTo(db, viewer);
   return db
     .select()
     .from(projects)
     .where(last === null ? visible : and(visible, gt(projects.name, last)))
     .orderBy(asc(projects.name))
     .limit(limit);
+}
+
+/** The names of the projects `viewer` sees, as a subquery (the catalog filters by it). */
+export function visibleProjectNames(db: Database, viewer: ProjectViewer) {
+  return db.select({ name: projects.name }).from(projects).where(isVisibleTo(db, viewer));
+}
+
+function isVisibleTo(db: Database, viewer: ProjectViewer): SQL {
+  const own: SQL =
+    "member" in viewer
+      ? inArray(projects.name, db.select({ project: projectMembers.project }).from(projectMembers).where(eq(projectMembers.username, viewer.member)))
+      : inArray(projects.name, viewer.projects.slice(0, MAX_BOUND_PROJECTS));
+  return or(eq(projects.public, true), own)!;
 }
 
 /** Which of `names` are projects (one statement per 90 names). */

@@ -1,0 +1,119 @@
+// The registry routes' access checks: each /v2 handler calls one of these after it has checked
+// the grammar of what it was sent (an invalid name or digest is the same answer for everyone)
+// and, for reads, after routing decided where the name goes (so proxied content is authorised
+// against its upstream's proxy project, whichever route reached it). The decision itself is
+// worker/auth/authorize.ts; this file adds what a request brings: its credentials, the project
+// a first push creates, and the audit records of refusals and of pulls, pushes and deletes.
+import { catalogViewer } from "../auth/access";
+import { authenticate, identityOf, tokenParties } from "../auth/authenticate";
+import { authorizePrincipal, checkWriteName, type Need } from "../auth/authorize";
+import type { Principal } from "../auth/principal";
+import { auditRegistry, type RegistryEvent } from "../auth/registry-audit";
+import { limitKey, limitRequest } from "../auth/request-limit";
+import { RegistryError } from "../errors";
+import { parseRepoName, type RepoName } from "../oci/names";
+import type { ReadTarget } from "../proxy/routing";
+import { createPushedProject } from "../services/management/projects";
+import type { ProjectViewer } from "../storage/db/queries/principals";
+import { type AppContext, waitUntilOf, writeRepository } from "./context";
+
+/** GET /v2/: anyone signed in (issue 4: anonymous gets the challenge that starts the token dance). */
+export async function allowBase(c: AppContext): Promise<void> {
+  await decide(c, { kind: "base" });
+}
+
+/** GET /v2/_catalog: the repositories this caller may see (null: all of them). */
+export async function allowCatalog(c: AppContext): Promise<ProjectViewer | null> {
+  const principal = await decide(c, { kind: "catalog" });
+  return catalogViewer(c.env, c.var.config, principal);
+}
+
+/** A pull of the routed name; returns who pulls, for the audit record of a manifest GET. */
+export async function allowRead(c: AppContext, target: ReadTarget): Promise<Principal> {
+  return decide(c, { kind: "read", name: requestedName(c), target, action: "pull" });
+}
+
+/**
+ * A push or delete: the local repository it goes to, once allowed. The first push into a
+ * project that does not exist yet creates it (private, the pusher its project admin).
+ */
+export async function allowWrite(c: AppContext, action: "push" | "delete"): Promise<{ repository: RepoName; principal: Principal }> {
+  const repository = writeRepository(c);
+  const need: Need = { kind: "write", name: repository, action };
+  checkWriteName(need);
+  const principal = await principalOf(c);
+  const decision = await authorizeOrAudit(c, principal, need);
+  if (decision.createProject !== null) {
+    const identity = await identityOf(c.env, principal);
+    if (identity.kind !== "user" && identity.kind !== "robot") throw new RegistryError("DENIED", "only a signed-in account can create a project");
+    await createPushedProject(c.env, { principal: identity, ip: ipOf(c) }, decision.createProject);
+  }
+  return { repository, principal };
+}
+
+/**
+ * Whether the principal may pull `source` (a cross-repository mount's source): the same
+ * decision as a pull of it, without an audit record (the mount is recorded as the push it is).
+ */
+export async function mayPull(c: AppContext, principal: Principal, source: RepoName, target: ReadTarget): Promise<boolean> {
+  try {
+    await authorizePrincipal(c.env, c.var.config, principal, tokenParties(c.var.config, c.req.url), { kind: "read", name: source, target, action: "pull" });
+    return true;
+  } catch (error) {
+    if (error instanceof RegistryError) return false;
+    throw error;
+  }
+}
+
+/** Records a pull, push or delete that went through (written off the response path). */
+export function auditDone(c: AppContext, principal: Principal, action: RegistryEvent["action"], resource: string, target?: ReadTarget): void {
+  auditRegistry(c.env, waitUntilOf(c), { principal, action, resource, project: projectOf(c, target), result: "success", ip: ipOf(c) });
+}
+
+/** Who sends the request, once their request budget allows it (worker/auth/request-limit.ts). */
+async function principalOf(c: AppContext): Promise<Principal> {
+  const principal = await authenticate(c.env, c.var.config, credentialsOf(c));
+  const rule = c.var.config.auth.requestLimit;
+  if (rule !== null) await limitRequest(c.env, rule, limitKey(principal, ipOf(c)));
+  return principal;
+}
+
+async function decide(c: AppContext, need: Need): Promise<Principal> {
+  const principal = await principalOf(c);
+  await authorizeOrAudit(c, principal, need);
+  return principal;
+}
+
+async function authorizeOrAudit(c: AppContext, principal: Principal, need: Need) {
+  try {
+    return await authorizePrincipal(c.env, c.var.config, principal, tokenParties(c.var.config, c.req.url), need);
+  } catch (error) {
+    // A challenge to someone who sent no credentials is not an attempt (see registry-audit.ts).
+    if (error instanceof RegistryError && principal.kind !== "anonymous" && (need.kind === "read" || need.kind === "write")) {
+      const target = need.kind === "read" ? need.target : undefined;
+      auditRegistry(c.env, waitUntilOf(c), { principal, action: need.action, resource: need.name, project: projectOf(c, target), result: "denied", ip: ipOf(c) });
+    }
+    throw error;
+  }
+}
+
+/** The project an audit record files a request under: the proxy project for proxied reads. */
+function projectOf(c: AppContext, target: ReadTarget | undefined): string | null {
+  if (target?.kind === "proxy") return target.target.upstream.name;
+  const name = target?.kind === "local" ? target.repository : requestedName(c);
+  const slash = name.indexOf("/");
+  return slash === -1 ? null : name.slice(0, slash);
+}
+
+function credentialsOf(c: AppContext) {
+  return { authorization: c.req.header("Authorization") ?? null, ip: ipOf(c), url: c.req.url };
+}
+
+function ipOf(c: AppContext): string | null {
+  return c.req.header("CF-Connecting-IP") ?? null;
+}
+
+/** The name as the client asked for it (token scopes name it so); routing has validated it. */
+function requestedName(c: AppContext): RepoName {
+  return parseRepoName(c.req.param("name") ?? "");
+}
