@@ -92,8 +92,20 @@ describe("the audit log", () => {
     await appendAudit(db, records);
     const first = await listAudit(db, { project }, 10);
     expect(first.map((row) => row.resource)).toEqual(records.slice(20).reverse().map((record) => record.resource));
-    const second = await listAudit(db, { project, before: first.at(-1)!.id }, 10);
+    const second = await listAudit(db, { project, before: { at: first.at(-1)!.at, id: first.at(-1)!.id } }, 10);
     expect(second[0]!.resource).toBe(`${project}/app:19`);
+    expect((await listAudit(db, { project }, 100)).length).toBe(30);
     expect((await listAudit(db, { project, action: "push" }, 100)).length).toBe(15);
+  });
+
+  it("orders by time, not by when a record was written: a pull written late lists below later records", async () => {
+    const project = unique("team");
+    const record = (at: number, resource: string) => ({ at, principal: "gina", action: "pull", resource, project, result: "success" as const, ip: null });
+    await appendAudit(db, [record(2_000, "later")]);
+    await appendAudit(db, [record(1_000, "earlier, written second"), record(2_000, "same time, written last")]);
+    const rows = await listAudit(db, { project }, 10);
+    expect(rows.map((row) => row.resource)).toEqual(["same time, written last", "later", "earlier, written second"]);
+    const page = await listAudit(db, { project, before: { at: rows[0]!.at, id: rows[0]!.id } }, 10);
+    expect(page.map((row) => row.resource)).toEqual(["later", "earlier, written second"]);
   });
 });

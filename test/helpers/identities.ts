@@ -53,7 +53,7 @@ export function getToken(parameters: [string, string][], login?: Login, headers:
 
 /** POST /token with a form, as docker and containerd send it. */
 export function postToken(form: Record<string, string>): Promise<Response> {
-  return request("/token", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() });
+  return request("/token", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() }, null);
 }
 
 /** The access claim of a token response's token. */

@@ -1,5 +1,6 @@
 // What the local runs of Pier share (`npm start`, the e2e tests, the benchmarks): the
-// environment wrangler and Miniflare get, and a way to pick a free loopback port.
+// environment wrangler and Miniflare get, a way to pick a free loopback port, and how their
+// clients sign in as admin.
 import { createServer } from "node:net";
 
 /** A local registry talks to nothing but its clients: no request.cf lookup, no telemetry. */
@@ -16,4 +17,16 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** The account every Pier has, whose password is its ADMIN_PASSWORD secret. */
+export const ADMIN_USERNAME = "admin";
+
+/**
+ * An Authorization header value signing in as admin with Basic (RFC 7617): Pier takes it on
+ * every request (and checks the password once a minute, not per request), so a plain HTTP
+ * client needs no token dance.
+ */
+export function adminAuthorization(password) {
+  return `Basic ${Buffer.from(`${ADMIN_USERNAME}:${password}`).toString("base64")}`;
 }

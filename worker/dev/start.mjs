@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // `npm start`: a local Pier on 127.0.0.1:8787 with its state persisted under .wrangler/state.
-// Applies the D1 migrations first (so a fresh checkout just works), says how to use the
-// registry, then hands over to `wrangler dev`.
+// Applies the D1 migrations first (so a fresh checkout just works), says how to sign in and
+// use the registry, then hands over to `wrangler dev`.
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureLocalSecrets } from "./local-secrets.mjs";
-import { LOCAL_WRANGLER_ENV } from "./local-run.mjs";
+import { ADMIN_USERNAME, adminAuthorization, LOCAL_WRANGLER_ENV } from "./local-run.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const address = "127.0.0.1:8787";
+// wrangler.toml's [dev] port unless `npm start -- --port N` picks another: the instructions
+// printed below and the configuration check follow it.
+const port = /--port[= ](\d+)/.exec(process.argv.slice(2).join(" "))?.[1] ?? "8787";
+const address = `127.0.0.1:${port}`;
 const env = { ...process.env, ...LOCAL_WRANGLER_ENV };
 
 function wrangler(args, options = {}) {
@@ -25,21 +28,26 @@ if (migrations.status !== 0) {
 }
 
 // Every Pier needs an admin password and a token signing key: made once, kept in .dev.vars.
-const generated = await ensureLocalSecrets(join(root, ".dev.vars"));
+const { generated, values: devVars } = await ensureLocalSecrets(join(root, ".dev.vars"));
 const adminLine =
   generated.ADMIN_PASSWORD === undefined
-    ? "  admin: user admin, password ADMIN_PASSWORD in .dev.vars"
-    : `  admin: user admin, password ${generated.ADMIN_PASSWORD}\n         (generated now and shown only this once; kept in .dev.vars)`;
+    ? `  admin: user ${ADMIN_USERNAME}, password ADMIN_PASSWORD in .dev.vars`
+    : `  admin: user ${ADMIN_USERNAME}, password ${generated.ADMIN_PASSWORD}\n         (generated now and shown only this once; kept in .dev.vars)`;
 
 console.log(`
 Pier, an OCI registry, is starting on http://${address}
 ${adminLine}
+  login: skopeo login --tls-verify=false ${address} -u ${ADMIN_USERNAME}   (asks for the password)
+         podman login --tls-verify=false ${address} -u ${ADMIN_USERNAME}; docker login ${address} -u ${ADMIN_USERNAME}
+  names: local repositories are <project>/<name>; the admin's first push into a project
+         creates it (private: pulls need a login too)
   push:  skopeo copy --dest-tls-verify=false oci:./my-image docker://${address}/team/app:1.0
          (podman push --tls-verify=false …; docker push ${address}/team/app:1.0, loopback needs no TLS)
   pull:  skopeo copy --src-tls-verify=false docker://${address}/team/app:1.0 oci:./copy
   data:  .wrangler/state (R2 blobs, D1 metadata, Durable Objects); delete it for an empty registry
   cache: to pull Docker Hub, ghcr.io… through Pier, set PIER_UPSTREAMS in .dev.vars
          (README, "Pull-through cache"); then e.g. docker://${address}/hub/library/alpine:3.20
+         (upstream caches are public: pulls through them need no login)
 `);
 
 const server = spawn("npx", ["wrangler", "dev", ...process.argv.slice(2)], { cwd: root, env, stdio: "inherit" });
@@ -50,15 +58,21 @@ checkConfiguration();
 /**
  * Asks the running worker once whether its configuration is valid. The worker reads exactly
  * what wrangler gives it (wrangler.toml [vars], .dev.vars, --var), so this checks the real
- * thing; a bad setting stops `npm start` with the worker's own message naming it.
+ * thing; a bad setting stops `npm start` with the worker's own message naming it. It signs in
+ * as admin (an anonymous GET /v2/ is a 401 challenge), so a 200 also proves the password in
+ * .dev.vars is the one the worker has.
  */
 async function checkConfiguration() {
-  const port = /--port[= ](\d+)/.exec(process.argv.slice(2).join(" "))?.[1] ?? address.split(":")[1];
+  const headers = { Authorization: adminAuthorization(devVars.ADMIN_PASSWORD ?? "") };
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/v2/`, { signal: AbortSignal.timeout(5_000) });
+      const response = await fetch(`http://${address}/v2/`, { headers, signal: AbortSignal.timeout(5_000) });
       const text = await response.text();
+      if (response.status === 401) {
+        console.error("\nPier refused the ADMIN_PASSWORD in .dev.vars: was another one given to wrangler dev (--var)?");
+        return;
+      }
       if (!text.includes("Pier is misconfigured")) return;
       const message = JSON.parse(text).errors?.[0]?.message ?? text;
       console.error(`\n${message}\nFix the setting (wrangler.toml [vars] or .dev.vars) and run npm start again.`);

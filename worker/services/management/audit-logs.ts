@@ -4,7 +4,7 @@
 import { flushRegistryAudit } from "../../auth/registry-audit";
 import type { Bindings } from "../../env";
 import { database } from "../../storage/db/client";
-import { type AuditRow, listAudit } from "../../storage/db/queries/audit";
+import { type AuditCursor, type AuditRow, listAudit } from "../../storage/db/queries/audit";
 import { type Actor, isSystemAdmin } from "./actor";
 import { projectFor, requireSystemAdmin } from "./guard";
 import { type Page, pageOf } from "./views";
@@ -14,8 +14,8 @@ export interface AuditQuery {
   principal?: string;
   action?: string;
   limit: number;
-  /** The `next` of the previous page: only older records. */
-  before?: number;
+  /** The `next` of the previous page: only the records after it. */
+  before?: AuditCursor;
 }
 
 export interface AuditItem {
@@ -37,7 +37,7 @@ export async function listAuditLogs(env: Bindings, actor: Actor, query: AuditQue
   await flushRegistryAudit(env);
   const { limit, ...filter } = query;
   const rows = await listAudit(database(env.DB), filter, limit + 1);
-  return pageOf(rows, limit, auditItem, (row) => String(row.id));
+  return pageOf(rows, limit, auditItem, (row) => `${row.at}.${row.id}`);
 }
 
 /** Anyone else reads one project's log at a time, where the permission table lets them (readLogs). */

@@ -193,8 +193,10 @@ export function parsePageSize(value: string | undefined, fallback: number, max: 
 }
 
 /** An id cursor (`next` of a previous page). */
-export function parseCursor(value: string | undefined): number | undefined {
+/** The audit log's `next`: `<at>.<id>` of the last record on the previous page. */
+export function parseCursor(value: string | undefined): { at: number; id: number } | undefined {
   if (value === undefined || value === "") return undefined;
-  if (!/^\d{1,15}$/.test(value)) throw invalid(`"next" must be the "next" value of a previous page, got "${value.slice(0, 20)}"`);
-  return Number(value);
+  const match = /^(\d{1,15})\.(\d{1,15})$/.exec(value);
+  if (match === null) throw invalid(`"next" must be the "next" value of a previous page, got "${value.slice(0, 20)}"`);
+  return { at: Number(match[1]), id: Number(match[2]) };
 }

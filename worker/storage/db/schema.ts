@@ -217,6 +217,8 @@ export const auditLogs = sqliteTable(
     result: text("result", { enum: ["success", "failure", "denied"] }).notNull(),
     ip: text("ip"),
   },
-  // An index on project holds (project, rowid): a project's records newest first without a sort.
-  (table) => [index("audit_logs_at").on(table.at), index("audit_logs_project").on(table.project)],
+  // Listed newest first by (at, id): pulls and pushes are written a second after they happen
+  // (worker/storage/deferred-writes.ts), so ids alone are not in time order. An index holds the
+  // rowid after its columns, so both indexes serve that order without a sort.
+  (table) => [index("audit_logs_at").on(table.at), index("audit_logs_project_at").on(table.project, table.at)],
 );

@@ -1,5 +1,5 @@
 // The audit log: appended in batches, listed newest first with an id cursor.
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import type { Database } from "../client";
 import { auditLogs } from "../schema";
 
@@ -17,12 +17,18 @@ export async function appendAudit(db: Database, records: AuditRecord[]): Promise
   if (statements.length > 0) await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
 }
 
+/** Where a page ended: its last record's time and id (newest first by time, then id). */
+export interface AuditCursor {
+  at: number;
+  id: number;
+}
+
 export interface AuditFilter {
   project?: string;
   principal?: string;
   action?: string;
-  /** Only records older than this id (the `next` cursor of the previous page). */
-  before?: number;
+  /** Only records listed after this one (the `next` cursor of the previous page). */
+  before?: AuditCursor;
 }
 
 /** Newest first; `limit` rows at most. */
@@ -31,11 +37,14 @@ export async function listAudit(db: Database, filter: AuditFilter, limit: number
   if (filter.project !== undefined) conditions.push(eq(auditLogs.project, filter.project));
   if (filter.principal !== undefined) conditions.push(eq(auditLogs.principal, filter.principal));
   if (filter.action !== undefined) conditions.push(eq(auditLogs.action, filter.action));
-  if (filter.before !== undefined) conditions.push(lt(auditLogs.id, filter.before));
+  if (filter.before !== undefined) {
+    const { at, id } = filter.before;
+    conditions.push(or(lt(auditLogs.at, at), and(eq(auditLogs.at, at), lt(auditLogs.id, id)))!);
+  }
   return db
     .select()
     .from(auditLogs)
     .where(conditions.length === 0 ? undefined : and(...conditions))
-    .orderBy(desc(auditLogs.id))
+    .orderBy(desc(auditLogs.at), desc(auditLogs.id))
     .limit(limit);
 }
