@@ -42,12 +42,13 @@ export function stateDir(name) {
   return dir;
 }
 
-export async function waitUntilServing(url, timeoutMs, isAlive) {
+/** Resolves once GET `url` (with `headers`) answers 200. */
+export async function waitUntilServing(url, timeoutMs, isAlive, headers = {}) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isAlive()) throw new Error(`${url}: the server exited while starting`);
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      const response = await fetch(url, { headers, signal: AbortSignal.timeout(2_000) });
       await response.arrayBuffer();
       if (response.status === 200) return;
     } catch {

@@ -9,6 +9,22 @@ const BLOCK = 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 300_000;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
+// Credentials per registry origin, kept the way `docker login` keeps them per host: every
+// request to a registry signed in to carries them (Pier's local repositories are private),
+// so the push and pull helpers need not thread them through; distribution has no auth.
+const logins = new Map();
+
+/** From now on, every request to `base`'s origin (wrk's too) sends `authorization`. */
+export function login(base, authorization) {
+  logins.set(new URL(base).origin, authorization);
+}
+
+/** { Authorization } for the registry `url` belongs to after login(), else {}. */
+export function credentialsFor(url) {
+  const authorization = logins.get(new URL(url).origin);
+  return authorization === undefined ? {} : { Authorization: authorization };
+}
+
 // One pseudo-random 1 MiB block (AES-CTR over zeros: deterministic, incompressible), shared by
 // every blob; a blob is made distinct by its seed in the first 32 bytes, so that no repetition
 // is a re-push of bytes the registry already holds (which Pier would hash and drop).
@@ -44,13 +60,13 @@ export function digestOf(blob) {
 }
 
 /**
- * One HTTP request. `body` is a Buffer or an iterable of Buffers (written with backpressure),
+ * One HTTP request, signed in when its registry was (login). `body` is a Buffer or an iterable of Buffers (written with backpressure),
  * `onBody` sees each chunk of the answer; returns { status, headers, bytes, text }. `via`: an
  * http.Agent other than the shared one (whose 8 sockets would serialise more concurrent requests).
  */
 export function request(method, url, { headers = {}, body = null, onBody = null, keepText = true, via = agent } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: via });
+    const req = http.request(url, { method, headers: { ...credentialsFor(url), ...headers }, agent: via });
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${url}: no progress for ${REQUEST_TIMEOUT_MS} ms`)));
     req.on("error", reject);
     req.on("response", (res) => {

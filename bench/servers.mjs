@@ -3,6 +3,8 @@
 //   proxy, a second workerd in front of the worker, caps a trivial worker at ~800 req/s on a
 //   2-core machine, against ~4,000-5,400 req/s for Miniflare alone), distribution's `docker-registry`
 //   on the filesystem, and, for the record only, Pier under `wrangler dev` (what `npm start` runs).
+// The benchmark signs in to each Pier as admin (its repositories are private): every request
+// the client helpers and wrk send it carries a Basic header (registry-client.mjs, login).
 // Everything started here is killed when the process exits (bench/processes.mjs).
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,10 +13,11 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { freePort, LOCAL_WRANGLER_ENV } from "../worker/dev/local-run.mjs";
+import { adminAuthorization, freePort, LOCAL_WRANGLER_ENV } from "../worker/dev/local-run.mjs";
 import { generateLocalSecrets } from "../worker/dev/local-secrets.mjs";
 import { distributionConfig, parseAccessLog } from "../test/e2e/distribution-config.mjs";
 import { signal, spawnGroup, stateDir, trackProcess, waitUntilServing, withTimeout } from "./processes.mjs";
+import { credentialsFor, login } from "./registry-client.mjs";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
@@ -86,20 +89,35 @@ async function startMiniflare(name, dir, script, { inspector = false, ...options
   };
 }
 
+/**
+ * What each Pier the benchmark starts gets on top of wrangler.toml's [vars]: fresh secrets,
+ * a request limit that stays on (its cost is part of what is measured) but is far above what
+ * one client on loopback can send, so it never refuses, then the caller's `vars`.
+ */
+async function benchVars(vars) {
+  return { ...(await generateLocalSecrets()), PIER_RATE_LIMIT_PER_SECOND: "1000000", ...vars };
+}
+
+/** Signs the benchmark's clients in to the Pier at `url` as admin, then waits until it serves them. */
+async function signInWhenServing(url, vars, isAlive) {
+  login(url, adminAuthorization(vars.ADMIN_PASSWORD));
+  await waitUntilServing(`${url}/v2/`, READY_TIMEOUT_MS, isAlive, credentialsFor(url));
+}
+
 // The bindings wrangler.toml declares, as wrangler itself hands them to Miniflare: whatever the
 // Worker gains there (a Durable Object, a queue, a var) the benchmark's Pier has too.
 const BINDING_OPTIONS = ["bindings", "r2Buckets", "d1Databases", "durableObjects", "queueProducers", "queueConsumers", "kvNamespaces"];
-async function pierBindings(vars) {
+function pierBindings(vars) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   const options = Object.fromEntries(BINDING_OPTIONS.filter((key) => workerOptions[key] !== undefined).map((key) => [key, workerOptions[key]]));
-  // The secrets every Pier needs, fresh for each one the benchmark starts.
-  options.bindings = { ...options.bindings, ...(await generateLocalSecrets()), ...vars };
+  options.bindings = { ...options.bindings, ...vars };
   return options;
 }
 
 /**
- * Pier as wrangler would deploy it (same bundle, bindings and vars), with its D1 migrated.
- * `vars` ({ NAME: string }) are added to wrangler.toml's [vars], as `wrangler dev --var` would.
+ * Pier as wrangler would deploy it (same bundle, bindings and vars), with its D1 migrated and
+ * the benchmark signed in to it. `vars` ({ NAME: string }) are added to wrangler.toml's [vars],
+ * as `wrangler dev --var` would.
  */
 export async function startPier(name = "pier", { inspector = false, vars = {} } = {}) {
   const dir = stateDir(name);
@@ -109,10 +127,11 @@ export async function startPier(name = "pier", { inspector = false, vars = {} } 
     timeout: READY_TIMEOUT_MS,
   });
   if (bundled.status !== 0) throw new Error(`bundling Pier failed:\n${bundled.stdout}${bundled.stderr}`);
-  const server = await startMiniflare(name, dir, "index.js", { inspector, ...(await pierBindings(vars)) });
+  const settings = await benchVars(vars);
+  const server = await startMiniflare(name, dir, "index.js", { inspector, ...pierBindings(settings) });
   try {
     await applyMigrations(await server.mf.getD1Database("DB"));
-    await waitUntilServing(`${server.url}/v2/`, READY_TIMEOUT_MS, () => true);
+    await signInWhenServing(server.url, settings, () => true);
   } catch (error) {
     await server.stop();
     throw error;
@@ -185,10 +204,14 @@ export async function startDistribution({ name = "distribution", accessLog = fal
   return { name, url, pid: proc.child.pid, accessLog: entries, stop: proc.stop };
 }
 
-/** Resolves once `url`/v2/ answers 200; when it does not, stops `proc` and fails with its output. */
-async function untilServing(proc, url) {
+/**
+ * Resolves once `url`/v2/ answers 200 (signed in as admin when `pierVars`, a Pier's vars, are
+ * given); when it does not, stops `proc` and fails with its output.
+ */
+async function untilServing(proc, url, pierVars = null) {
   try {
-    await waitUntilServing(`${url}/v2/`, READY_TIMEOUT_MS, proc.isAlive);
+    if (pierVars === null) await waitUntilServing(`${url}/v2/`, READY_TIMEOUT_MS, proc.isAlive);
+    else await signInWhenServing(url, pierVars, proc.isAlive);
   } catch (error) {
     await proc.stop();
     throw new Error(`${error.message}\n${proc.log()}`);
@@ -208,10 +231,11 @@ export async function startWranglerDev() {
   if (migrations.status !== 0) throw new Error(`wrangler d1 migrations apply failed:\n${migrations.stdout}${migrations.stderr}`);
   const [port, inspectorPort] = [await freePort(), await freePort()];
   // The inspector port is chosen too: the default 9229 may belong to someone's `npm start`.
-  const secretArgs = Object.entries(await generateLocalSecrets()).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dir, ...secretArgs];
+  const settings = await benchVars({});
+  const varArgs = Object.entries(settings).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dir, ...varArgs];
   const proc = spawnGroup(process.execPath, [WRANGLER, ...args, "--show-interactive-dev-session=false", "--log-level", "error"], { cwd: ROOT });
   const url = `http://127.0.0.1:${port}`;
-  await untilServing(proc, url);
+  await untilServing(proc, url, settings);
   return { name: "wrangler-dev", url, pid: proc.child.pid, stop: proc.stop };
 }

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, LOCAL_WRANGLER_ENV } from "../../worker/dev/local-run.mjs";
+import { ADMIN_USERNAME, adminAuthorization, freePort, LOCAL_WRANGLER_ENV } from "../../worker/dev/local-run.mjs";
 import { generateLocalSecrets } from "../../worker/dev/local-secrets.mjs";
 import { distributionConfig, parseAccessLog } from "./distribution-config.mjs";
 
@@ -78,11 +78,21 @@ export async function startPier({ vars = {} } = {}) {
     removeTempDir(dir);
   };
 
+  const pier = { url, host, dir, adminPassword: secrets.ADMIN_PASSWORD, logs, logMark: () => written, stop };
   // Signed in as admin: anonymous GET /v2/ is a 401 challenge (issue 4), and a 200 here also
   // proves the secrets were accepted.
-  const authorization = `Basic ${Buffer.from(`admin:${secrets.ADMIN_PASSWORD}`).toString("base64")}`;
-  await waitUntilReady(url, { what: "wrangler dev", isRunning: group.isRunning, stop, output: () => log, headers: { Authorization: authorization } });
-  return { url, host, dir, adminPassword: secrets.ADMIN_PASSWORD, logs, logMark: () => written, stop };
+  await waitUntilReady(url, { what: "wrangler dev", isRunning: group.isRunning, stop, output: () => log, headers: asAdmin(pier) });
+  return pier;
+}
+
+/** `headers` plus an Authorization signing in to `pier` (a startPier() result) as admin, with Basic. */
+export function asAdmin(pier, headers = {}) {
+  return { ...headers, Authorization: adminAuthorization(pier.adminPassword) };
+}
+
+/** skopeo's value for --creds, --src-creds and --dest-creds: `pier`'s admin, `admin:<password>`. */
+export function adminCreds(pier) {
+  return `${ADMIN_USERNAME}:${pier.adminPassword}`;
 }
 
 /** Resolves once GET `url`/v2/ (with `headers`) answers 200; when it does not, calls `stop()` and fails with the server's output. */

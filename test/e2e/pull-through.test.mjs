@@ -3,13 +3,14 @@
 // the three ways clients ask a mirror: by prefix /v2/up/<repo> (Harbor style), unprefixed to
 // PIER_MIRROR_DEFAULT (dockerd registry-mirrors), and with ?ns=<upstream host> (containerd
 // hosts.toml). What comes back must be byte for byte what the upstream holds; once cached it
-// must keep coming back with the upstream gone.
+// must keep coming back with the upstream gone. Pulls are anonymous, as a dockerd mirror's are
+// (it cannot sign in): an upstream's proxy project is public. The cache API is admin-only.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { hasTool, makeTempDir, removeTempDir, requireTool, startPier, startUpstreamRegistry, runSkopeo } from "./harness.mjs";
+import { adminCreds, asAdmin, hasTool, makeTempDir, removeTempDir, requireTool, startPier, startUpstreamRegistry, runSkopeo } from "./harness.mjs";
 import { MEDIA_TYPES, readLayout, writeImageLayout, writeMultiPlatformLayout } from "./make-image.mjs";
 
 // What containerd's resolver sends (core/remotes/docker/resolver.go), in its order.
@@ -229,7 +230,7 @@ test("GET /api/v1/cache/stats counts the hits and misses served for the upstream
   if (!tools(t)) return;
   await pulls.prefix();
   await skopeoPull("up/e2e/prefix", await upstreamImage("e2e/prefix")); // all hits
-  const response = await fetch(`${pier.url}/api/v1/cache/stats`);
+  const response = await fetch(`${pier.url}/api/v1/cache/stats`, { headers: asAdmin(pier) });
   const text = await response.text();
   assert.equal(response.status, 200, text);
   const stats = JSON.parse(text);
@@ -244,10 +245,12 @@ test("GET /api/v1/cache/stats counts the hits and misses served for the upstream
 test("a push to an upstream's prefix is refused with DENIED: the cache is read-only", async (t) => {
   if (!tools(t)) return;
   const image = await upstreamImage("e2e/prefix");
-  const pushed = await skopeo(["copy", "--dest-tls-verify=false", `oci:${image.dir}:v1`, `docker://${pier.host}/up/x:1`], { allowFailure: true });
+  // Signed in as admin, who may do anything else: read-only holds for everyone.
+  const creds = ["--dest-creds", adminCreds(pier)];
+  const pushed = await skopeo(["copy", "--dest-tls-verify=false", ...creds, `oci:${image.dir}:v1`, `docker://${pier.host}/up/x:1`], { allowFailure: true });
   assert.notEqual(pushed.status, 0, "skopeo pushed into the pull-through cache");
   assert.match(pushed.stderr, /denied/i);
-  const opened = await fetch(`${pier.url}/v2/up/x/blobs/uploads/`, { method: "POST" });
+  const opened = await fetch(`${pier.url}/v2/up/x/blobs/uploads/`, { method: "POST", headers: asAdmin(pier) });
   const body = await opened.json();
   assert.equal(opened.status, 403);
   assert.equal(body.errors?.[0]?.code, "DENIED");
@@ -257,13 +260,13 @@ test("a prefetch of one platform warms the cache: that image then pulls without 
   if (!tools(t)) return;
   const image = await upstreamImage("e2e/prefetch", { multi: true });
   const request = { upstream: "up", repository: "e2e/prefetch", reference: "v1", platform: "linux/arm64" };
-  const queued = await fetch(`${pier.url}/api/v1/cache/prefetch`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) });
+  const queued = await fetch(`${pier.url}/api/v1/cache/prefetch`, { method: "POST", headers: asAdmin(pier, { "Content-Type": "application/json" }), body: JSON.stringify(request) });
   assert.equal(queued.status, 202, await queued.clone().text());
   const job = new URL(queued.headers.get("location"), pier.url).href;
   // The queue consumer runs in the background: poll the job (bounded) until it has finished.
   let status;
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 200))) {
-    status = await (await fetch(job)).json();
+    status = await (await fetch(job, { headers: asAdmin(pier) })).json();
     if (status.status === "done" || status.status === "failed") break;
   }
   assert.equal(status?.status, "done", JSON.stringify(status));

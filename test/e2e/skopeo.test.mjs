@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { makeTempDir, removeTempDir, requireTool, startPier, runSkopeo } from "./harness.mjs";
+import { adminCreds, makeTempDir, removeTempDir, requireTool, startPier, runSkopeo } from "./harness.mjs";
 import { readLayout, writeImageLayout, writeMultiPlatformLayout } from "./make-image.mjs";
 
 const FIFTY_MIB = 50 * 1024 * 1024;
@@ -34,13 +34,16 @@ function skopeo(args, { allowFailure = false } = {}) {
 }
 
 const ref = (repository) => `docker://${pier.host}/${repository}`;
+// The projects pushed here are private (created by the first push): every call signs in as
+// admin, with `flag` naming the side that is Pier (--src-creds, --dest-creds, or --creds).
+const creds = (flag = "--creds") => [flag, adminCreds(pier)];
 const push = (layout, repository, ...flags) =>
-  skopeo(["copy", "--dest-tls-verify=false", "--preserve-digests", ...flags, `oci:${layout.dir}:${layout.tag}`, ref(repository)]);
+  skopeo(["copy", "--dest-tls-verify=false", ...creds("--dest-creds"), "--preserve-digests", ...flags, `oci:${layout.dir}:${layout.tag}`, ref(repository)]);
 
 /** Pulls into a new layout under the work dir and reads it back. */
 async function pull(repository, tag, ...flags) {
   const dir = mkdtempSync(join(work, "pulled-"));
-  await skopeo(["copy", "--src-tls-verify=false", "--preserve-digests", ...flags, ref(repository), `oci:${dir}:${tag}`]);
+  await skopeo(["copy", "--src-tls-verify=false", ...creds("--src-creds"), "--preserve-digests", ...flags, ref(repository), `oci:${dir}:${tag}`]);
   return readLayout(dir, tag);
 }
 
@@ -101,7 +104,7 @@ test("an image index copied with --all pulls back with the index and every child
 // but reports as Digest the digest of the manifest the tag names: here the index's.
 async function inspectPlatform(...platformFlags) {
   await pushedOnce(multi, "e2e/multi:v1", "--all");
-  const { stdout } = await skopeo(["inspect", "--tls-verify=false", "--override-os", "linux", ...platformFlags, ref("e2e/multi:v1")]);
+  const { stdout } = await skopeo(["inspect", "--tls-verify=false", ...creds(), "--override-os", "linux", ...platformFlags, ref("e2e/multi:v1")]);
   return JSON.parse(stdout.toString("utf8"));
 }
 
@@ -142,7 +145,7 @@ test("a child manifest pulls by digest from the repository holding its index", a
 test("inspect --raw returns the pushed index bytes exactly", async (t) => {
   if (!requireTool(t, "skopeo")) return;
   await pushedOnce(multi, "e2e/multi:v1", "--all");
-  const { stdout } = await skopeo(["inspect", "--tls-verify=false", "--raw", ref("e2e/multi:v1")]);
+  const { stdout } = await skopeo(["inspect", "--tls-verify=false", ...creds(), "--raw", ref("e2e/multi:v1")]);
   assert.ok(stdout.equals(multi.indexBytes), `inspect --raw gave ${stdout.length} bytes, not the ${multi.indexBytes.length} pushed`);
 });
 
@@ -152,7 +155,7 @@ test("layers recompressed while pushing (streamed PATCH, no Content-Length) pull
   const layout = writeImageLayout(join(work, "zstd"), { seed: "zstd", layerSizes: [20 * 1024 * 1024] });
   // Recompressing changes the layer digests (and so the manifest): skopeo cannot know the
   // blob's length up front and streams it.
-  await skopeo(["copy", "--dest-tls-verify=false", "--dest-compress-format", "zstd", `oci:${layout.dir}:v1`, ref("e2e/zstd:v1")]);
+  await skopeo(["copy", "--dest-tls-verify=false", ...creds("--dest-creds"), "--dest-compress-format", "zstd", `oci:${layout.dir}:v1`, ref("e2e/zstd:v1")]);
   const pulled = await pull("e2e/zstd:v1", "v1");
   const manifest = JSON.parse(pulled.bytes.toString("utf8"));
   assert.equal(manifest.layers.length, 1);
@@ -169,7 +172,7 @@ test("list-tags lists every tag pushed to the repository", async (t) => {
   if (!requireTool(t, "skopeo")) return;
   await pushedOnce(single, "e2e/single:v1");
   await pushedOnce(single, "e2e/single:v2");
-  const { stdout } = await skopeo(["list-tags", "--tls-verify=false", ref("e2e/single")]);
+  const { stdout } = await skopeo(["list-tags", "--tls-verify=false", ...creds(), ref("e2e/single")]);
   const listing = JSON.parse(stdout.toString("utf8"));
   assert.equal(listing.Repository, `${pier.host}/e2e/single`);
   assert.deepEqual([...listing.Tags].sort(), ["v1", "v2"]);
@@ -179,8 +182,8 @@ test("a deleted manifest is unknown, while another repository holding the same b
   if (!requireTool(t, "skopeo")) return;
   await push(single, "e2e/doomed:v1");
   await push(single, "e2e/survivor:v1");
-  await skopeo(["delete", "--tls-verify=false", ref("e2e/doomed:v1")]);
-  const inspected = await skopeo(["inspect", "--tls-verify=false", "--raw", ref("e2e/doomed:v1")], { allowFailure: true });
+  await skopeo(["delete", "--tls-verify=false", ...creds(), ref("e2e/doomed:v1")]);
+  const inspected = await skopeo(["inspect", "--tls-verify=false", ...creds(), "--raw", ref("e2e/doomed:v1")], { allowFailure: true });
   assert.notEqual(inspected.status, 0, "inspect of the deleted tag succeeded");
   assert.match(inspected.stderr, /manifest unknown/i);
   assertSameImage(await pull("e2e/survivor:v1", "v1"), single);
@@ -190,7 +193,7 @@ test("a registry-to-registry copy mounts the blobs across repositories and pulls
   if (!requireTool(t, "skopeo")) return;
   await pushedOnce(single, "e2e/single:v1");
   const mark = pier.logMark();
-  await skopeo(["copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--preserve-digests", ref("e2e/single:v1"), ref("e2e/copy:v1")]);
+  await skopeo(["copy", "--src-tls-verify=false", "--dest-tls-verify=false", ...creds("--src-creds"), ...creds("--dest-creds"), "--preserve-digests", ref("e2e/single:v1"), ref("e2e/copy:v1")]);
   assertSameImage(await pull("e2e/copy:v1", "v1"), single);
   // skopeo offers a layer it knows this registry holds as a mount (POST ?mount=&from=) before
   // uploading it. wrangler's log leaves out the query, but a 201 to a bodiless POST on the
