@@ -122,7 +122,7 @@ describe("accessFor on a local name", () => {
     const gina = await newUser();
     const user: Principal = { kind: "user", name: gina.username, isAdmin: false };
     const name = `${unique("new")}/app`;
-    expect(await access(user, `repository:${name}:pull,push`, open)).toEqual([{ type: "repository", name, actions: ["push"] }]);
+    expect(await access(user, `repository:${name}:pull,push`, open)).toEqual([{ type: "repository", name, actions: ["pull", "push"] }]);
   });
 
   it("grants nothing on a one-segment name", async () => {

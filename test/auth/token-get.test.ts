@@ -100,14 +100,19 @@ describe("GET /token with a user's Basic credentials", () => {
 });
 
 describe("GET /token for a project that does not exist", () => {
-  it("lets the admin push to it (the first push creates it)", async () => {
+  it("lets the admin push to it (the first push creates it), and pull: docker and skopeo ask whether each blob is there first", async () => {
     const name = `${unique("new")}/app`;
-    expect(await accessOf(await getToken([["scope", `repository:${name}:pull,push`]], ADMIN))).toEqual([{ type: "repository", name, actions: ["push"] }]);
+    expect(await accessOf(await getToken([["scope", `repository:${name}:pull,push`]], ADMIN))).toEqual([{ type: "repository", name, actions: ["pull", "push"] }]);
   });
 
-  it("lets no ordinary user push to it while users may not create projects", async () => {
+  it("lets no ordinary user push to it or pull from it while users may not create projects", async () => {
     const name = `${unique("new")}/app`;
-    expect(await accessOf(await getToken([["scope", `repository:${name}:push`]], await newUser()))).toEqual([]);
+    expect(await accessOf(await getToken([["scope", `repository:${name}:pull,push`]], await newUser()))).toEqual([]);
+  });
+
+  it("gives anonymous callers nothing", async () => {
+    const name = `${unique("new")}/app`;
+    expect(await accessOf(await getToken([["scope", `repository:${name}:pull`]]))).toEqual([]);
   });
 });
 

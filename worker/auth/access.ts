@@ -16,10 +16,11 @@ import type { RepoName } from "../oci/names";
 import { routeRead } from "../proxy/routing";
 import type { Upstream } from "../proxy/upstreams";
 import { database } from "../storage/db/client";
-import { createProject, findProject, type ProjectViewer, roleIn } from "../storage/db/queries/principals";
+import { createProject, type ProjectViewer, roleIn } from "../storage/db/queries/principals";
 import { identityOf } from "./authenticate";
 import { type Grant, isAllowed, isAllowedSystem, isRobotPermission, type ProjectFacts } from "./permissions";
 import type { Principal } from "./principal";
+import { projectFacts } from "./project-facts";
 import type { Scope } from "./scopes";
 import type { AccessEntry } from "./tokens";
 
@@ -47,8 +48,7 @@ export async function localProject(env: Bindings, repository: RepoName): Promise
   const slash = repository.indexOf("/");
   if (slash === -1) return null;
   const name = repository.slice(0, slash);
-  const row = await findProject(database(env.DB), name);
-  return { name, facts: row === null ? null : { kind: row.kind, public: row.public } };
+  return { name, facts: await projectFacts(env, name) };
 }
 
 /** The principal's Grant in `project`, for isAllowed (worker/auth/permissions.ts). */
@@ -73,8 +73,8 @@ export async function grantIn(env: Bindings, principal: Principal, project: stri
  * The access a token for `scopes` may carry: per repository, the requested actions the
  * principal really has ("*" asks for pull, push and delete, and gets those it may have);
  * `registry:catalog:*` for anyone signed in (the catalog then lists what each may see).
- * Nothing is granted on a project that does not exist, except a push by whoever may create
- * projects: the first push creates it.
+ * Nothing is granted on a project that does not exist, except push and pull to whoever may
+ * create projects: the first push creates it.
  */
 export async function accessFor(env: Bindings, config: Config, principal: Principal, scopes: readonly Scope[]): Promise<AccessEntry[]> {
   const identity = await identityOf(env, principal);
@@ -98,6 +98,10 @@ export async function accessFor(env: Bindings, config: Config, principal: Princi
     // name would be pushed to, when that project exists (a private project is never opened by
     // the mirror being public).
     const read = await project(repository, "read");
+    // A project that does not exist yet: whoever may create it by pushing may also "pull" from
+    // it, since docker and skopeo ask whether each blob is there before pushing it (the answer
+    // is 404: there is nothing to read yet).
+    if (read !== null && read.facts === null && read.name === written?.name) return may(repository, "push");
     if (!(await allowedIn(read, "pull"))) return false;
     return written === null || written.facts === null || written.name === read?.name || allowedIn(written, "pull");
   };
@@ -136,18 +140,17 @@ async function upstreamOf(env: Bindings, config: Config, repository: RepoName, o
 
 /** The upstream's proxy project, created public on first use. */
 export async function proxyProject(env: Bindings, upstream: Upstream): Promise<ProjectRef> {
-  const db = database(env.DB);
-  let row = await findProject(db, upstream.name);
-  if (row === null) {
+  let facts = await projectFacts(env, upstream.name);
+  if (facts === null) {
     // false: another request created it meanwhile, which is as good.
-    if (await createProject(db, { name: upstream.name, kind: "proxy", public: true, createdBy: null })) {
+    if (await createProject(database(env.DB), { name: upstream.name, kind: "proxy", public: true, createdBy: null })) {
       return { name: upstream.name, facts: { kind: "proxy", public: true } };
     }
-    row = await findProject(db, upstream.name);
+    facts = await projectFacts(env, upstream.name);
   }
   // Whatever the row says, an upstream's content is read-only: a local project that happens to
   // carry an upstream's name (created before the upstream was configured) keeps only its switch.
-  return { name: upstream.name, facts: { kind: "proxy", public: row?.public ?? true } };
+  return { name: upstream.name, facts: { kind: "proxy", public: facts?.public ?? true } };
 }
 
 function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {

@@ -2,6 +2,7 @@
 // Created by system admins, or by any user when PIER_USERS_CREATE_PROJECTS is on; a user who
 // creates one becomes its project admin, so it is never left without someone to manage it.
 // Only local projects are made here: proxy projects follow PIER_UPSTREAMS (worker/auth/access.ts).
+import { forgetProjectFacts } from "../../auth/project-facts";
 import type { Config } from "../../config";
 import type { Bindings } from "../../env";
 import { RegistryError } from "../../errors";
@@ -65,6 +66,7 @@ export async function updateProject(env: Bindings, actor: Actor, name: string, c
   const entry = { action: "project.update", resource: name };
   const project = await projectFor(env, actor, name, "manageProject", entry);
   await setProjectPublic(database(env.DB), name, change.public);
+  forgetProjectFacts(env, name);
   await audit(env, actor, { ...entry, project: name });
   return projectView({ ...project, public: change.public });
 }
