@@ -5,7 +5,7 @@ import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
 import { seedImage, uniqueRepo, upstreamUrls } from "../helpers/fake-upstream";
-import { type Login, newProject, newRobot, newUser } from "../helpers/identities";
+import { getToken, type Login, newProject, newRobot, newUser } from "../helpers/identities";
 import { apiJson } from "../helpers/management";
 import { ADMIN, errorCode, pushBlob, randomBytes, request, signedIn } from "../helpers/registry";
 
@@ -84,6 +84,24 @@ describe("proxy projects", () => {
     } finally {
       await apiJson("/projects/basic", { method: "PATCH", body: { public: true } });
     }
+  });
+});
+
+describe("tokens on reads routed by ?ns=", () => {
+  it("must grant the cache name: the bare name's token was decided without the ns", async () => {
+    const host = new URL(upstreamUrls().fake).host;
+    const repo = uniqueRepo();
+    await seedImage(repo, "1.0");
+    const user = await newUser();
+    const path = `/v2/${repo}/manifests/1.0?ns=${encodeURIComponent(host)}`;
+    const tokenFor = async (scope: string) => `Bearer ${((await (await getToken([["scope", scope]], user)).json()) as { token: string }).token}`;
+
+    const bare = await request(path, { headers: { Authorization: await tokenFor(`repository:${repo}:pull`) } }, null);
+    expect(bare.status).toBe(401);
+    expect(bare.headers.get("WWW-Authenticate")).toContain(`scope="repository:fake/${repo}:pull",error="insufficient_scope"`);
+    const cached = await request(path, { headers: { Authorization: await tokenFor(`repository:fake/${repo}:pull`) } }, null);
+    expect(cached.status).toBe(200);
+    await cached.arrayBuffer();
   });
 });
 

@@ -28,7 +28,11 @@ export interface ProxyTarget {
   cacheName: RepoName;
 }
 
-export type ReadTarget = { kind: "local"; repository: RepoName } | { kind: "proxy"; target: ProxyTarget };
+/**
+ * `byHost`: the upstream was chosen by `?ns=`, which a token scope cannot name, so such a read
+ * is authorised under its cache name (worker/routes/authorization.ts).
+ */
+export type ReadTarget = { kind: "local"; repository: RepoName } | { kind: "proxy"; target: ProxyTarget; byHost?: true };
 
 export async function routeRead(env: Bindings, config: Config, rawName: string, ns: string | undefined): Promise<ReadTarget> {
   const name = parseRepoName(rawName);
@@ -38,7 +42,7 @@ export async function routeRead(env: Bindings, config: Config, rawName: string, 
   if (byHost !== undefined) {
     // containerd with a Harbor-style `override_path` mirror sends the prefix as well.
     const prefixed = splitPrefix(config, name);
-    return { kind: "proxy", target: proxyTarget(byHost, prefixed?.upstream === byHost ? prefixed.rest : name) };
+    return { kind: "proxy", target: proxyTarget(byHost, prefixed?.upstream === byHost ? prefixed.rest : name), byHost: true };
   }
 
   const prefixed = splitPrefix(config, name);

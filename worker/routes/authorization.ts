@@ -28,9 +28,16 @@ export async function allowCatalog(c: AppContext): Promise<ProjectViewer | null>
   return catalogViewer(c.env, c.var.config, principal);
 }
 
-/** A pull of the routed name; returns who pulls, for the audit record of a manifest GET. */
+/**
+ * A pull of the routed name; returns who pulls, for the audit record of a manifest GET.
+ * A read routed by `?ns=` is authorised under its cache name (`hub/library/alpine`): the token
+ * a client fetched for the bare name was decided without the `ns`, for whatever that name
+ * means without it, so it must not open an upstream's cache. The challenge then names the cache
+ * name, and containerd asks for the challenge's scope along with its own.
+ */
 export async function allowRead(c: AppContext, target: ReadTarget): Promise<Principal> {
-  return decide(c, { kind: "read", name: requestedName(c), target, action: "pull" });
+  const name = target.kind === "proxy" && target.byHost ? target.target.cacheName : requestedName(c);
+  return decide(c, { kind: "read", name, target, action: "pull" });
 }
 
 /**

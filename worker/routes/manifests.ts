@@ -25,7 +25,7 @@ manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
     manifest = proxied;
   }
   // A GET is a pull; the HEADs around it are checks (worker/auth/registry-audit.ts).
-  if (withBody) auditDone(c, principal, "pull", resourceOf(c.req.param("name"), reference), route);
+  if (withBody) auditDone(c, principal, "pull", resourceOf(route.kind === "proxy" ? route.target.cacheName : c.req.param("name"), reference), route);
   return manifestResponse(manifest, extraHeaders);
 });
 
