@@ -3,10 +3,11 @@
 //   GET   /api/v1/projects            ?n=&next= → {"items", "next"}: the projects the caller can see
 //   GET   /api/v1/projects/{project}  the project (404 when the caller cannot see it)
 //   PATCH /api/v1/projects/{project}  {"public"} → the project (manageProject)
+//   DELETE /api/v1/projects/{project} → 204, an empty local project (manageProject); 409 when not empty
 // and, below a project, its members (members.ts) and robots (project-robots.ts).
 import { Hono } from "hono";
 import { parseFlag, parseNewProject, parsePageSize } from "../../services/management/inputs";
-import { createProject, getProject, listProjects, updateProject } from "../../services/management/projects";
+import { createProject, deleteProject, getProject, listProjects, updateProject } from "../../services/management/projects";
 import type { ApiEnv } from "./actor";
 import { jsonBody } from "./body";
 import { memberRoutes } from "./members";
@@ -31,6 +32,11 @@ projectRoutes.get("/:project", async (c) => c.json(await getProject(c.env, c.var
 projectRoutes.patch("/:project", async (c) => {
   const isPublic = parseFlag(await jsonBody(c), "public");
   return c.json(await updateProject(c.env, c.var.actor, c.req.param("project"), { public: isPublic }));
+});
+
+projectRoutes.delete("/:project", async (c) => {
+  await deleteProject(c.env, c.var.actor, c.req.param("project"));
+  return c.body(null, 204);
 });
 
 projectRoutes.route("/:project/members", memberRoutes);

@@ -2,12 +2,14 @@
 // Created by system admins, or by any user when PIER_USERS_CREATE_PROJECTS is on; a user who
 // creates one becomes its project admin, so it is never left without someone to manage it.
 // Only local projects are made here: proxy projects follow PIER_UPSTREAMS (worker/auth/access.ts).
+import { forgetVerifiedLogins } from "../../auth/authenticate";
 import { forgetProjectFacts } from "../../auth/project-facts";
 import type { Config } from "../../config";
 import type { Bindings } from "../../env";
 import { RegistryError } from "../../errors";
 import { database } from "../../storage/db/client";
 import { createProject as insertProject, findProject, listProjects as listAllProjects, listVisibleProjects, setMember, setProjectPublic } from "../../storage/db/queries/principals";
+import { deleteEmptyProject } from "../../storage/db/queries/project-deletion";
 import { type Actor, isSystemAdmin, loginName } from "./actor";
 import { audit } from "./audit-trail";
 import { projectFor, requireSystem } from "./guard";
@@ -69,4 +71,26 @@ export async function updateProject(env: Bindings, actor: Actor, name: string, c
   forgetProjectFacts(env, name);
   await audit(env, actor, { ...entry, project: name });
   return projectView({ ...project, public: change.public });
+}
+
+/**
+ * Deletes a local project without manifests (project admins), with its members and project
+ * robots. Images are deleted first through the registry API: a project that still holds a
+ * manifest is a CONFLICT, so nothing is lost by accident. A proxy project follows
+ * PIER_UPSTREAMS instead.
+ */
+export async function deleteProject(env: Bindings, actor: Actor, name: string): Promise<void> {
+  const entry = { action: "project.delete", resource: name };
+  const project = await projectFor(env, actor, name, "manageProject", entry);
+  if (project.kind === "proxy") {
+    throw new RegistryError("INVALID_REQUEST", `"${name}" is the project of an upstream; remove the upstream from PIER_UPSTREAMS instead`);
+  }
+  const deletion = await deleteEmptyProject(database(env.DB), name);
+  if (!deletion.deleted) {
+    if (deletion.reason === "missing") return; // deleted meanwhile: the outcome asked for
+    throw new RegistryError("CONFLICT", `project "${name}" still holds images; delete their manifests first (DELETE /v2/<name>/manifests/<digest>)`);
+  }
+  forgetProjectFacts(env, name);
+  for (const robot of deletion.robots) forgetVerifiedLogins(robot);
+  await audit(env, actor, { ...entry, project: name });
 }

@@ -1,0 +1,32 @@
+// Deleting a project: only an empty one (no manifest in any repository under `<project>/`),
+// with everything that refers to it by name: its members, its project robots
+// (`robot$<project>+…`), every robot's permissions in it, and its repositories' names and blob
+// links (blobs without a manifest are unreachable; their bytes are garbage collection's). All in one batch (one D1 transaction), every statement guarded by
+// the same emptiness check, so either the project and its references go together or nothing
+// does: a project created later under the same name never inherits an old member or robot.
+import { and, eq, notExists, sql } from "drizzle-orm";
+import { ROBOT_PREFIX } from "../../../auth/principal";
+import type { Database } from "../client";
+import { manifests, projectMembers, projects, repositories, repositoryBlobs, robotPermissions, robots } from "../schema";
+
+export type ProjectDeletion = { deleted: true; robots: string[] } | { deleted: false; reason: "missing" | "notEmpty" };
+
+export async function deleteEmptyProject(db: Database, name: string): Promise<ProjectDeletion> {
+  const prefix = `${name}/`;
+  // substr, not LIKE: a project name may hold "_", which LIKE reads as a wildcard.
+  const under = (column: typeof repositories.name | typeof manifests.repository | typeof repositoryBlobs.repository) => sql`substr(${column}, 1, ${prefix.length}) = ${prefix}`;
+  const empty = notExists(db.select({ one: sql`1` }).from(manifests).where(under(manifests.repository)));
+  const robotPrefix = `${ROBOT_PREFIX}${name}+`;
+  const ownRobot = and(eq(robots.level, "project"), sql`substr(${robots.name}, 1, ${robotPrefix.length}) = ${robotPrefix}`);
+  const [deletedRobots, , , , , deleted] = await db.batch([
+    db.delete(robots).where(and(ownRobot, empty)).returning({ name: robots.name }),
+    db.delete(robotPermissions).where(and(eq(robotPermissions.project, name), empty)),
+    db.delete(projectMembers).where(and(eq(projectMembers.project, name), empty)),
+    db.delete(repositoryBlobs).where(and(under(repositoryBlobs.repository), empty)),
+    db.delete(repositories).where(and(under(repositories.name), empty)),
+    db.delete(projects).where(and(eq(projects.name, name), empty)).returning({ name: projects.name }),
+  ]);
+  if (deleted.length > 0) return { deleted: true, robots: deletedRobots.map((robot) => robot.name) };
+  const exists = await db.select({ name: projects.name }).from(projects).where(eq(projects.name, name)).limit(1);
+  return { deleted: false, reason: exists.length === 0 ? "missing" : "notEmpty" };
+}
