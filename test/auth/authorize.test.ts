@@ -102,7 +102,7 @@ describe("bearer tokens", () => {
     const error = await refusal(decide(await bearer([{ type: "repository", name, actions: ["pull"] }]), write(name)));
     expect(error.status).toBe(401);
     expect(error.code).toBe("UNAUTHORIZED");
-    expect(error.headers["WWW-Authenticate"]).toBe(`Bearer ${REALM},scope="repository:${name}:push",error="insufficient_scope"`);
+    expect(error.headers["WWW-Authenticate"]).toBe(`Bearer ${REALM},scope="repository:${name}:pull,push",error="insufficient_scope"`);
   });
 
   it("refuses a token for repository A used on B", async () => {
@@ -255,7 +255,7 @@ describe("anonymous clients", () => {
   it("get 401 with the push scope for a push, even to a public project", async () => {
     const project = await newProject({ public: true });
     const error = await refusal(decide(null, write(`${project}/app`)));
-    expect(error.headers["WWW-Authenticate"]).toBe(`Bearer ${REALM},scope="repository:${project}/app:push"`);
+    expect(error.headers["WWW-Authenticate"]).toBe(`Bearer ${REALM},scope="repository:${project}/app:pull,push"`);
   });
 
   it("get 401 with the delete scope for a delete in a missing project", async () => {

@@ -33,8 +33,11 @@ export type Need =
   | { kind: "catalog" }
   /** A read after routeRead (ns already applied); `name` as the client asked for it. */
   | { kind: "read"; name: RepoName; target: ReadTarget; action: "pull" }
-  /** A write of a local name (routeWrite has refused upstream prefixes already). */
-  | { kind: "write"; name: RepoName; action: "push" | "delete" };
+  /**
+   * A write of a local name (routeWrite has refused upstream prefixes already). `source`: the
+   * repository a cross-repository mount reads from, whose pull the challenge asks for too.
+   */
+  | { kind: "write"; name: RepoName; action: "push" | "delete"; source?: RepoName };
 
 export interface Decision {
   principal: Principal;
@@ -71,7 +74,7 @@ export async function authorizePrincipal(env: Bindings, config: Config, principa
     return allowed();
   }
 
-  const scope = scopeFor(need.name, [need.action]);
+  const scope = challengeScope(need);
   if (principal.kind === "token") {
     // The token's access was decided against the permission table when it was issued, for the
     // name the client asked for; a pull needs no lookup at all (the bench's hot path).
@@ -108,7 +111,20 @@ function readProject(env: Bindings, target: ReadTarget): Promise<ProjectRef | nu
   return target.kind === "proxy" ? proxyProject(env, target.target.upstream) : localProject(env, target.repository);
 }
 
-function unauthorized(parties: TokenEndpoint, message: string, scope?: string, error?: "insufficient_scope"): RegistryError {
+/**
+ * The scopes a challenge names, as distribution names them: a push asks for pull too (clients
+ * check which blobs exist before pushing them), and a mount for pull on its source as well, so
+ * a client that takes the scope from the challenge (the conformance suite's) gets one token
+ * that does the whole request.
+ */
+function challengeScope(need: Extract<Need, { kind: "read" | "write" }>): string[] {
+  if (need.kind === "read") return [scopeFor(need.name, ["pull"])];
+  const scopes = [scopeFor(need.name, need.action === "push" ? ["pull", "push"] : [need.action])];
+  if (need.kind === "write" && need.source !== undefined && need.source !== need.name) scopes.push(scopeFor(need.source, ["pull"]));
+  return scopes;
+}
+
+function unauthorized(parties: TokenEndpoint, message: string, scope?: string | string[], error?: "insufficient_scope"): RegistryError {
   return new RegistryError("UNAUTHORIZED", message, { headers: { "WWW-Authenticate": challenge(parties.realm, parties.service, scope, error) } });
 }
 

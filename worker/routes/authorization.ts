@@ -44,9 +44,9 @@ export async function allowRead(c: AppContext, target: ReadTarget): Promise<Prin
  * A push or delete: the local repository it goes to, once allowed. The first push into a
  * project that does not exist yet creates it (private, the pusher its project admin).
  */
-export async function allowWrite(c: AppContext, action: "push" | "delete"): Promise<{ repository: RepoName; principal: Principal }> {
+export async function allowWrite(c: AppContext, action: "push" | "delete", source?: RepoName): Promise<{ repository: RepoName; principal: Principal }> {
   const repository = writeRepository(c);
-  const need: Need = { kind: "write", name: repository, action };
+  const need: Need = { kind: "write", name: repository, action, source };
   checkWriteName(need);
   const principal = await principalOf(c);
   const decision = await authorizeOrAudit(c, principal, need);

@@ -25,24 +25,24 @@ export const uploadRoutes = new Hono<AppEnv>();
 
 for (const path of ["/:name{.+}/blobs/uploads/", "/:name{.+}/blobs/uploads"]) {
   uploadRoutes.post(path, async (c) => {
-    const { repository, principal } = await allowWrite(c, "push");
+    const mount = c.req.query("mount");
+    const from = c.req.query("from");
+    const source = mount === undefined || from === undefined || from === "" ? undefined : parseRepoName(from);
+    const { repository, principal } = await allowWrite(c, "push", source);
     const algorithm = c.req.query("digest-algorithm");
     // The algorithm the client will close with (end-4c). Both are verified whatever is said
     // here; an unsupported one is refused now rather than at the closing PUT.
     if (algorithm !== undefined && algorithm !== "sha256" && algorithm !== "sha512") {
       throw new RegistryError("DIGEST_INVALID", `unsupported digest-algorithm "${algorithm.slice(0, 20)}": use sha256 or sha512`);
     }
-    const mount = c.req.query("mount");
     if (mount !== undefined) {
       const digest = parseDigest(mount);
-      const from = c.req.query("from");
-      const source = from === undefined || from === "" ? null : parseRepoName(from);
       // The blob is linked only from a repository the pusher may pull (no cross-repository oracle).
       const mayRead = async (holder: RepoName) => {
         const target = await routeRead(c.env, c.var.config, holder, undefined).catch(() => null);
         return target !== null && (await mayPull(c, principal, holder, target));
       };
-      if (await mountBlob(c.env, repository, digest, source, mayRead)) return blobCreated(repository, digest);
+      if (await mountBlob(c.env, repository, digest, source ?? null, mayRead)) return blobCreated(repository, digest);
       // Not mountable: the spec says to answer with an ordinary upload session instead.
     }
     const digestParam = c.req.query("digest");
