@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
 import { seedImage, uniqueRepo, upstreamUrls } from "../helpers/fake-upstream";
 import { getToken, type Login, newProject, newRobot, newUser } from "../helpers/identities";
-import { apiJson } from "../helpers/management";
+import { api, apiJson } from "../helpers/management";
 import { ADMIN, errorCode, pushBlob, randomBytes, request, signedIn } from "../helpers/registry";
 
 /** Every name in the catalog as `as` sees it, page by page. */
@@ -38,6 +38,17 @@ describe("the catalog", () => {
     expect(seen).toContain(`${open}/app`);
     expect(seen).not.toContain(`${other}/app`);
     expect(await catalogOf(ADMIN)).toEqual(expect.arrayContaining([`${own}/app`, `${open}/app`, `${other}/app`]));
+  });
+
+  it("refuses, with a challenge, the token of an account deleted since it was issued", async () => {
+    const user = await newUser();
+    const response = await getToken([["scope", "registry:catalog:*"]], user);
+    const token = ((await response.json()) as { token: string }).token;
+    expect((await request("/v2/_catalog", { headers: { Authorization: `Bearer ${token}` } }, null)).status).toBe(200);
+    expect((await api(`/users/${user.username}`, { method: "DELETE" })).status).toBe(204);
+    const refused = await request("/v2/_catalog", { headers: { Authorization: `Bearer ${token}` } }, null);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("WWW-Authenticate")).toMatch(/^Bearer realm=/);
   });
 
   it("shows a robot the private projects it holds listRepositories in, not those it may only pull", async () => {

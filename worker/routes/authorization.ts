@@ -10,6 +10,7 @@ import { authorizePrincipal, checkWriteName, type Need } from "../auth/authorize
 import type { Principal } from "../auth/principal";
 import { auditRegistry, type RegistryEvent } from "../auth/registry-audit";
 import { limitKey, limitRequest } from "../auth/request-limit";
+import { challenge } from "../auth/scopes";
 import { RegistryError } from "../errors";
 import { parseRepoName, type RepoName } from "../oci/names";
 import type { ReadTarget } from "../proxy/routing";
@@ -25,7 +26,7 @@ export async function allowBase(c: AppContext): Promise<void> {
 /** GET /v2/_catalog: the repositories this caller may see (null: all of them). */
 export async function allowCatalog(c: AppContext): Promise<ProjectViewer | null> {
   const principal = await decide(c, { kind: "catalog" });
-  return catalogViewer(c.env, c.var.config, principal);
+  return catalogViewer(c.env, c.var.config, await accountOf(c, principal));
 }
 
 /**
@@ -51,7 +52,7 @@ export async function allowWrite(c: AppContext, action: "push" | "delete", sourc
   const principal = await principalOf(c);
   const decision = await authorizeOrAudit(c, principal, need);
   if (decision.createProject !== null) {
-    const identity = await identityOf(c.env, principal);
+    const identity = await accountOf(c, principal);
     if (identity.kind !== "user" && identity.kind !== "robot") throw new RegistryError("DENIED", "only a signed-in account can create a project");
     await createPushedProject(c.env, { principal: identity, ip: ipOf(c) }, decision.createProject);
   }
@@ -75,6 +76,20 @@ export async function mayPull(c: AppContext, principal: Principal, source: RepoN
 /** Records a pull, push or delete that went through (written off the response path). */
 export function auditDone(c: AppContext, principal: Principal, action: RegistryEvent["action"], resource: string, target?: ReadTarget): void {
   auditRegistry(c.env, waitUntilOf(c), { principal, action, resource, project: projectOf(c, target), result: "success", ip: ipOf(c) });
+}
+
+/**
+ * The account behind a principal (a token's subject, as it is now). A token whose account was
+ * disabled or deleted since it was issued gets the challenge, like any refused credentials.
+ */
+async function accountOf(c: AppContext, principal: Principal): Promise<Principal> {
+  try {
+    return await identityOf(c.env, principal);
+  } catch (error) {
+    if (!(error instanceof RegistryError) || error.code !== "UNAUTHORIZED") throw error;
+    const { realm, service } = tokenParties(c.var.config, c.req.url);
+    throw new RegistryError("UNAUTHORIZED", error.message, { headers: { "WWW-Authenticate": challenge(realm, service) } });
+  }
 }
 
 /** Who sends the request, once their request budget allows it (worker/auth/request-limit.ts). */
