@@ -22,6 +22,7 @@ import { challenge } from "./scopes";
 import { loadSigningKey } from "./signing-key";
 import type { BucketRule } from "./token-bucket";
 import { type TokenParties, verifyToken } from "./tokens";
+import { verifiedOnce } from "./verified-tokens";
 
 export interface AuthenticationRequest {
   /** The Authorization header, or null when there is none. */
@@ -174,8 +175,7 @@ async function checkPassword(env: Bindings, config: Config, { username, password
 }
 
 async function bearer(config: Config, token: string, parties: TokenEndpoint): Promise<Principal> {
-  const key = await loadSigningKey(config.auth.signingKey);
-  const claims = await verifyToken(key, token, parties);
+  const claims = await verifiedOnce(config, token, parties, async () => verifyToken(await loadSigningKey(config.auth.signingKey), token, parties));
   if (claims === null) throw unauthorized(parties, "the bearer token is invalid or has expired");
   return { kind: "token", subject: claims.subject, access: claims.access };
 }
