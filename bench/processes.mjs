@@ -101,6 +101,14 @@ export function trackProcess(pid) {
   return () => livePids.delete(pid);
 }
 
+/** Everything is bounded; this catches what is not (a server that stops answering mid-body). */
+export function giveUpAfter(minutes) {
+  setTimeout(() => {
+    console.error(`bench: still running after ${minutes} min, giving up`);
+    process.exit(1);
+  }, minutes * 60_000).unref();
+}
+
 /**
  * Runs a benchmark's `main`, then notes the run's duration and closing load average in `results`
  * and hands them to `report`; exits 0, or 1 with the error (the exit handler stops the servers).

@@ -60,13 +60,13 @@ export function digestOf(blob) {
 }
 
 /**
- * One HTTP request, signed in when its registry was (login). `body` is a Buffer or an iterable of Buffers (written with backpressure),
- * `onBody` sees each chunk of the answer; returns { status, headers, bytes, text }. `via`: an
+ * One HTTP request, signed in when its registry was (login) unless `signedIn` is false. `body`
+ * is a Buffer or an iterable of Buffers (written with backpressure), `onBody` sees each chunk of the answer; returns { status, headers, bytes, text }. `via`: an
  * http.Agent other than the shared one (whose 8 sockets would serialise more concurrent requests).
  */
-export function request(method, url, { headers = {}, body = null, onBody = null, keepText = true, via = agent } = {}) {
+export function request(method, url, { headers = {}, body = null, onBody = null, keepText = true, via = agent, signedIn = true } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: { ...credentialsFor(url), ...headers }, agent: via });
+    const req = http.request(url, { method, headers: { ...(signedIn ? credentialsFor(url) : {}), ...headers }, agent: via });
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${url}: no progress for ${REQUEST_TIMEOUT_MS} ms`)));
     req.on("error", reject);
     req.on("response", (res) => {

@@ -167,10 +167,18 @@ Memory: ${pier.blobBytes / MiB} MiB pushed in ${pier.chunkBytes / MiB} MiB chunk
 
 /** Writes the results (settings, raw samples, summary, machine) and returns the file's path. */
 export function writeResults(results) {
+  return saveResults({ ...results, summary: results.summary ?? summarise(results) });
+}
+
+/**
+ * Writes any benchmark's results, with the machine they ran on, to
+ * bench/results/<prefix><timestamp>.json (git-ignored); returns the file's path.
+ */
+export function saveResults(results, prefix = "") {
   const dir = join(ROOT, "bench/results");
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${results.startedAt.replace(/[:.]/g, "-")}.json`);
+  const file = join(dir, `${prefix}${results.startedAt.replace(/[:.]/g, "-")}.json`);
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? null, node: process.version, platform: process.platform };
-  writeFileSync(file, `${JSON.stringify({ ...results, summary: results.summary ?? summarise(results), machine }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ ...results, machine }, null, 2)}\n`);
   return file;
 }

@@ -5,13 +5,14 @@ import { credentialsFor } from "./registry-client.mjs";
 
 /**
  * `wrk -t<threads> -c<connections> -d<seconds>s` against `url` with `headers` (and the
- * credentials of its registry, when the benchmark signed in to it):
+ * credentials of its registry, when the benchmark signed in to it, unless `signedIn` is false:
+ * then only `headers`, e.g. an anonymous client or one with a bearer token):
  * { requestsPerSecond, requests, non2xx, socketErrors, latencyMs }. Non-2xx answers make the
  * figure meaningless (errors are cheap), so they fail the run instead of being averaged in.
  */
-export async function wrk(url, { seconds, threads = 2, connections = 16, headers = {} }) {
+export async function wrk(url, { seconds, threads = 2, connections = 16, headers = {}, signedIn = true }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "5s"];
-  for (const [name, value] of Object.entries({ ...credentialsFor(url), ...headers })) args.push("-H", `${name}: ${value}`);
+  for (const [name, value] of Object.entries({ ...(signedIn ? credentialsFor(url) : {}), ...headers })) args.push("-H", `${name}: ${value}`);
   args.push(url);
   const child = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
   const untrack = trackProcess(child.pid);
