@@ -1,6 +1,6 @@
 // Password guessing is throttled per login name and per client IP (token buckets in RateLimiter
 // objects), answering TOOMANYREQUESTS with Retry-After; verified logins are remembered.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { LOGIN_RULES } from "../../worker/auth/authenticate";
 import { getToken, type Login, newUser, postToken, unique } from "../helpers/identities";
 
@@ -57,5 +57,19 @@ describe("login throttling", () => {
     for (let attempt = 1; attempt < LOGIN_RULES.user.capacity; attempt++) await getToken([], wrong(gina));
     expect((await getToken([], wrong(gina))).status).toBe(429);
     expect((await getToken([], gina)).status).toBe(200);
+  });
+
+  it("checks a lapsed login again without spending a sign-in attempt: a busy robot never runs out each minute", async () => {
+    const gina = await newUser();
+    expect((await getToken([], gina)).status).toBe(200);
+    vi.setSystemTime(Date.now() + 61_000);
+    try {
+      await exhaust(gina);
+      expect((await getToken([], wrong(gina))).status).toBe(429);
+      // The remembered login lapsed a second ago: it is checked again (PBKDF2), not throttled.
+      expect((await getToken([], gina)).status).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -63,14 +63,24 @@ export const LOGIN_RULES: { ip: BucketRule; user: BucketRule } = {
 
 /** How long a verified Basic header is trusted without checking again (disable takes this long). */
 const VERIFIED_TTL_MS = 60_000;
+/** How long the other requests keep a lapsed login while one request checks it again. */
+const RECHECK_GRACE_MS = 5_000;
+
+interface VerifiedLogin {
+  principal: Principal;
+  /** Trusted until then; afterwards it is checked again (without a sign-in attempt). */
+  until: number;
+  /** While a request checks the lapsed login again: until when the others may still use it. */
+  recheckUntil: number;
+}
 const VERIFIED_LIMIT = 1_000;
 /** No login name is longer; longer ones are refused before any work or any rate-limiter key. */
 const MAX_LOGIN_NAME = 256;
 
 // Keyed by configuration, so a different ADMIN_PASSWORD never meets another one's cache.
-const verified = new WeakMap<Config, Map<string, { principal: Principal; until: number }>>();
+const verified = new WeakMap<Config, Map<string, VerifiedLogin>>();
 /** The same caches, iterable (a WeakMap is not), for forgetVerifiedLogins. */
-const caches = new Set<Map<string, { principal: Principal; until: number }>>();
+const caches = new Set<Map<string, VerifiedLogin>>();
 const adminRecorded = new WeakSet<Config>();
 let decoy: Promise<string> | null = null;
 
@@ -126,15 +136,29 @@ export async function authenticatePassword(env: Bindings, config: Config, creden
   }
   // JSON, not "name:password": a form's name may hold a colon, and no two pairs may share a key.
   const key = await sha256Hex(JSON.stringify([credentials.username, credentials.password]));
+  const now = Date.now();
   const hit = cache.get(key);
-  if (hit !== undefined && hit.until > Date.now()) return hit.principal;
-  cache.delete(key);
-
-  await throttle(env, credentials.username, request.ip);
-  const principal = await checkPassword(env, config, credentials, parties);
+  if (hit !== undefined) {
+    if (hit.until > now) return hit.principal;
+    // Lapsed: one request checks the account again, and the others keep the remembered answer
+    // meanwhile, so a client busy on many connections does not send a herd of PBKDF2s.
+    if (hit.recheckUntil > now) return hit.principal;
+    hit.recheckUntil = now + RECHECK_GRACE_MS;
+  } else {
+    // A lapsed login needs no sign-in attempt: only who knows the password has its key, and a
+    // busy robot must not run out of attempts every minute. Everyone else spends one.
+    await throttle(env, credentials.username, request.ip);
+  }
+  let principal: Principal;
+  try {
+    principal = await checkPassword(env, config, credentials, parties);
+  } catch (error) {
+    cache.delete(key);
+    throw error;
+  }
   // Only successes are remembered: every failure costs the guesser a token and a PBKDF2.
   if (cache.size >= VERIFIED_LIMIT) cache.delete(cache.keys().next().value!);
-  cache.set(key, { principal, until: Date.now() + VERIFIED_TTL_MS });
+  cache.set(key, { principal, until: Date.now() + VERIFIED_TTL_MS, recheckUntil: 0 });
   return principal;
 }
 

@@ -10,6 +10,9 @@
 // tokens an isolate leased but did not spend within LEASE_TTL_MS are lost, which only makes
 // the limit a little stricter for a client spread over many isolates. A refusal is remembered
 // for a second, so a client hammering past its limit costs the object one call a second.
+// Concurrent requests that find the lease empty each ask the object themselves and add what
+// they get to the lease: waiting on another request's call is not allowed in a Worker (its I/O
+// belongs to that request), and the extra tokens are simply spent by the next requests.
 import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
 import { type Principal, principalName } from "./principal";
@@ -27,8 +30,6 @@ interface Lease {
   until: number;
   /** While set, requests are refused without asking: the retry-after the object gave, and until when. */
   refusal: { retryAfterSeconds: number; until: number } | null;
-  /** The object call in flight, which concurrent requests wait for rather than each asking. */
-  refill: Promise<void> | null;
 }
 
 const leases = new Map<string, Lease>();
@@ -50,12 +51,9 @@ export async function limitRequest(env: Bindings, rule: BucketRule, key: string)
       return;
     }
     if (lease.refusal !== null && lease.refusal.until > now) throw tooMany(lease.refusal.retryAfterSeconds);
-    lease.refill ??= refill(env, rule, key, lease).finally(() => {
-      lease.refill = null;
-    });
     // Then the next turn spends a token, throws the refusal, or (when concurrent requests spent
     // the lease first) asks again.
-    await lease.refill;
+    await refill(env, rule, key, lease);
   }
 }
 
@@ -71,7 +69,7 @@ async function refill(env: Bindings, rule: BucketRule, key: string, lease: Lease
   }
   const now = Date.now();
   if (result.granted > 0) {
-    lease.tokens = result.granted;
+    lease.tokens = (lease.until > now ? lease.tokens : 0) + result.granted;
     lease.until = now + LEASE_TTL_MS;
     lease.refusal = null;
   } else if ("retryAfterSeconds" in result) {
@@ -83,7 +81,7 @@ function leaseOf(key: string): Lease {
   let lease = leases.get(key);
   if (lease === undefined) {
     if (leases.size >= MAX_KEYS) leases.delete(leases.keys().next().value!);
-    lease = { tokens: 0, until: 0, refusal: null, refill: null };
+    lease = { tokens: 0, until: 0, refusal: null };
     leases.set(key, lease);
   }
   return lease;
