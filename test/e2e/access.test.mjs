@@ -7,6 +7,7 @@
 // its own (--test-name-pattern) still finds its preconditions, and the audit test sees them all.
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { makeTempDir, removeTempDir, requireTool, runSkopeo, startPier } from "./harness.mjs";
@@ -268,4 +269,26 @@ test("the guest may not read the project's audit log, nor the registry-wide one"
     assert.equal(response.status, 403, `GET /audit-logs${query} as the guest: ${response.text}`);
     assert.equal(response.json().errors[0].code, "DENIED");
   }
+});
+
+test("dot segments in a raw request path cannot reach around the check: the runtime resolves them, and the resolved name is decided", async (t) => {
+  if (!requireTool(t, "skopeo")) return;
+  await robotPush();
+  // fetch() would resolve `..` itself; a raw request sends the path exactly as written.
+  const raw = (path) =>
+    new Promise((resolve, reject) => {
+      const sent = httpRequest({ host: "127.0.0.1", port: Number(new URL(pier.url).port), path, method: "GET" }, (response) => {
+        response.resume();
+        response.on("end", () => resolve({ status: response.statusCode, challenge: response.headers["www-authenticate"] ?? "" }));
+      });
+      sent.on("error", reject);
+      sent.end();
+    });
+  for (const path of [`/v2/public/../${PROJECT}/app/manifests/v1`, `/v2/${PROJECT}/./app/manifests/v1`, `/v2/../v2/${PROJECT}/app/manifests/v1`]) {
+    const answer = await raw(path);
+    assert.equal(answer.status, 401, path);
+    assert.match(answer.challenge, new RegExp(`scope="repository:${PROJECT}/app:pull"`), path);
+  }
+  const doubled = await raw(`/v2/${PROJECT}//app/manifests/v1`);
+  assert.equal(doubled.status, 400);
 });
