@@ -70,13 +70,7 @@ export async function startPier({ vars = {} } = {}) {
   const logs = (mark = 0) => log.slice(Math.max(0, mark - (written - log.length)));
   child.stdout.setEncoding("utf8").on("data", append);
   child.stderr.setEncoding("utf8").on("data", append);
-  const group = trackGroup(child);
-  const host = `127.0.0.1:${port}`;
-  const url = `http://${host}`;
-  const stop = async () => {
-    await group.stop();
-    removeTempDir(dir);
-  };
+  const { group, host, url, stop } = serverHandles(child, dir, port);
 
   const pier = { url, host, dir, adminPassword: secrets.ADMIN_PASSWORD, logs, logMark: () => written, stop };
   // Signed in as admin: anonymous GET /v2/ is a 401 challenge (issue 4), and a 200 here also
@@ -93,6 +87,17 @@ export function asAdmin(pier, headers = {}) {
 /** skopeo's value for --creds, --src-creds and --dest-creds: `pier`'s admin, `admin:<password>`. */
 export function adminCreds(pier) {
   return `${ADMIN_USERNAME}:${pier.adminPassword}`;
+}
+
+/** What every server started here has: its process group, its address, and a stop() that also deletes `dir`. */
+function serverHandles(child, dir, port) {
+  const group = trackGroup(child);
+  const host = `127.0.0.1:${port}`;
+  const stop = async () => {
+    await group.stop();
+    removeTempDir(dir);
+  };
+  return { group, host, url: `http://${host}`, stop };
 }
 
 /** Resolves once GET `url`/v2/ (with `headers`) answers 200; when it does not, calls `stop()` and fails with the server's output. */
@@ -142,13 +147,7 @@ export async function startUpstreamRegistry() {
   child.stdout.setEncoding("utf8").on("data", (chunk) => (access += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk) => (log = (log + chunk).slice(-MAX_LOG_CHARS)));
   child.on("error", (error) => (log += `\n${error.message}`));
-  const group = trackGroup(child);
-  const host = `127.0.0.1:${port}`;
-  const url = `http://${host}`;
-  const stop = async () => {
-    await group.stop();
-    removeTempDir(dir);
-  };
+  const { group, host, url, stop } = serverHandles(child, dir, port);
   const accessLog = () => parseAccessLog(access);
   await waitUntilReady(url, { what: "docker-registry", isRunning: group.isRunning, stop, output: () => log });
   return { url, host, dir, accessLog, logs: () => log, stop };

@@ -160,13 +160,13 @@ function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promis
 }
 
 /**
- * Whose catalog this is: null for a system admin (every repository), else the projects the
- * permission table lets the account list (listRepositories: public ones and its own). Proxy
- * projects are made first, so an upstream's cached names show before anyone pulled them through
- * a route that creates the project (a prefetch).
+ * Whose catalog this is, for the account behind the request (identityOf): null for a system
+ * admin (every repository), else the projects the permission table lets the account list
+ * (listRepositories: public ones and its own). Proxy projects are made first, so an upstream's
+ * cached names show before anyone pulled them through a route that creates the project (a
+ * prefetch).
  */
-export async function catalogViewer(env: Bindings, config: Config, principal: Principal): Promise<ProjectViewer | null> {
-  const identity = await identityOf(env, principal);
+export async function catalogViewer(env: Bindings, config: Config, identity: Principal): Promise<ProjectViewer | null> {
   if (identity.kind === "user" && identity.isAdmin) return null;
   await Promise.all(config.upstreams.map((upstream) => proxyProject(env, upstream)));
   if (identity.kind === "user") return { member: identity.name };

@@ -57,9 +57,11 @@ export function checkWriteName(need: Need): void {
   }
 }
 
-/** The decision for a principal already authenticated (the routes audit refusals by principal). */
+/**
+ * The decision for a principal already authenticated (the routes audit refusals by principal).
+ * The caller has checked the name with checkWriteName, before the credentials.
+ */
 export async function authorizePrincipal(env: Bindings, config: Config, principal: Principal, parties: TokenEndpoint, need: Need): Promise<Decision> {
-  checkWriteName(need);
   const allowed = (createProject: string | null = null): Decision => ({ principal, createProject });
 
   if (need.kind === "base") {
@@ -120,7 +122,7 @@ function readProject(env: Bindings, target: ReadTarget): Promise<ProjectRef | nu
 function challengeScope(need: Extract<Need, { kind: "read" | "write" }>): string[] {
   if (need.kind === "read") return [scopeFor(need.name, ["pull"])];
   const scopes = [scopeFor(need.name, need.action === "push" ? ["pull", "push"] : [need.action])];
-  if (need.kind === "write" && need.source !== undefined && need.source !== need.name) scopes.push(scopeFor(need.source, ["pull"]));
+  if (need.source !== undefined && need.source !== need.name) scopes.push(scopeFor(need.source, ["pull"]));
   return scopes;
 }
 

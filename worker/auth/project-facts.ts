@@ -6,33 +6,28 @@
 // token carries was decided when it was issued). Only existing projects are remembered: a
 // project created elsewhere is seen by the next request.
 import type { Bindings } from "../env";
+import { expiringMapsBy } from "../expiring-map";
 import { database } from "../storage/db/client";
 import { findProject } from "../storage/db/queries/principals";
 import type { ProjectFacts } from "./permissions";
 
 const FACTS_TTL_MS = 10_000;
-const MAX_REMEMBERED = 10_000;
 
-const remembered = new WeakMap<D1Database, Map<string, { facts: ProjectFacts; until: number }>>();
+const rememberedFor = expiringMapsBy<D1Database, ProjectFacts>(10_000);
 
 /** The project's facts; null when there is no such project. */
 export async function projectFacts(env: Bindings, name: string): Promise<ProjectFacts | null> {
-  let byName = remembered.get(env.DB);
-  if (byName === undefined) remembered.set(env.DB, (byName = new Map()));
-  const hit = byName.get(name);
-  if (hit !== undefined && hit.until > Date.now()) return hit.facts;
+  const remembered = rememberedFor(env.DB);
+  const hit = remembered.get(name);
+  if (hit !== undefined) return hit;
   const row = await findProject(database(env.DB), name);
-  if (row === null) {
-    byName.delete(name);
-    return null;
-  }
+  if (row === null) return null;
   const facts: ProjectFacts = { kind: row.kind, public: row.public };
-  if (byName.size >= MAX_REMEMBERED) byName.delete(byName.keys().next().value!);
-  byName.set(name, { facts, until: Date.now() + FACTS_TTL_MS });
+  remembered.set(name, facts, Date.now() + FACTS_TTL_MS);
   return facts;
 }
 
 /** Forgets what this isolate remembers of a project that just changed. */
 export function forgetProjectFacts(env: Bindings, name: string): void {
-  remembered.get(env.DB)?.delete(name);
+  rememberedFor(env.DB).delete(name);
 }

@@ -4,28 +4,20 @@
 // not (issue 4: "the token check must not slow pulls"). A remembered token is exactly as valid
 // as a freshly verified one: it was verified, and it is dropped the moment it expires.
 import type { Config } from "../config";
+import { expiringMapsBy } from "../expiring-map";
 import type { TokenParties, VerifiedToken } from "./tokens";
 
-const MAX_REMEMBERED = 5_000;
-
 // Per configuration, so that another signing key never meets this one's tokens.
-const remembered = new WeakMap<Config, Map<string, VerifiedToken>>();
+const rememberedFor = expiringMapsBy<Config, VerifiedToken>(5_000);
 
 /** `verify` runs only for a token this isolate has not verified for these parties, or that expired. */
 export async function verifiedOnce(config: Config, token: string, parties: TokenParties, verify: () => Promise<VerifiedToken | null>): Promise<VerifiedToken | null> {
-  let byToken = remembered.get(config);
-  if (byToken === undefined) remembered.set(config, (byToken = new Map()));
+  const remembered = rememberedFor(config);
   // The issuer is the request's origin when PUBLIC_URL is not set: a token is valid for one.
   const key = `${parties.issuer} ${parties.service} ${token}`;
-  const hit = byToken.get(key);
-  if (hit !== undefined) {
-    if (hit.expiresAt.getTime() > Date.now()) return hit;
-    byToken.delete(key);
-  }
+  const hit = remembered.get(key);
+  if (hit !== undefined) return hit;
   const claims = await verify();
-  if (claims !== null) {
-    if (byToken.size >= MAX_REMEMBERED) byToken.delete(byToken.keys().next().value!);
-    byToken.set(key, claims);
-  }
+  if (claims !== null) remembered.set(key, claims, claims.expiresAt.getTime());
   return claims;
 }

@@ -53,7 +53,7 @@ const deferred = deferredWrites<Pending>(
 );
 
 export function recordServed(env: Bindings, waitUntil: WaitUntil, served: ServedArtifact): void {
-  const pending = pendingFor(env, waitUntil);
+  const pending = deferred.pending(env, waitUntil);
   const counters = countersFor(pending, served.upstream);
   if (served.outcome === "hit") counters.hits++;
   else if (served.outcome === "miss") counters.misses++;
@@ -73,11 +73,11 @@ export function recordServed(env: Bindings, waitUntil: WaitUntil, served: Served
 
 /** Bytes fetched outside a client's request (prefetch, a fill whose client left). */
 export function recordFetched(env: Bindings, waitUntil: WaitUntil, upstream: string, bytes: number): void {
-  countersFor(pendingFor(env, waitUntil), upstream).bytesFetched += bytes;
+  countersFor(deferred.pending(env, waitUntil), upstream).bytesFetched += bytes;
 }
 
 export function recordUpstreamError(env: Bindings, waitUntil: WaitUntil, upstream: string): void {
-  countersFor(pendingFor(env, waitUntil), upstream).upstreamErrors++;
+  countersFor(deferred.pending(env, waitUntil), upstream).upstreamErrors++;
 }
 
 export interface UpstreamStats extends Counters {
@@ -160,11 +160,6 @@ async function writeCounts(env: Bindings, pending: Pending): Promise<void> {
   );
   const statements = [...counterStatements, ...artifactStatements];
   if (statements.length > 0) await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
-}
-
-/** This isolate's unwritten counts. */
-function pendingFor(env: Bindings, waitUntil: WaitUntil): Pending {
-  return deferred.pending(env, waitUntil);
 }
 
 function countersFor(pending: Pending, upstream: string): Counters {

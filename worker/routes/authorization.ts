@@ -6,14 +6,14 @@
 // a first push creates, and the audit records of refusals and of pulls, pushes and deletes.
 import { catalogViewer } from "../auth/access";
 import { authenticate, identityOf, tokenParties } from "../auth/authenticate";
-import { authorizePrincipal, checkWriteName, type Need } from "../auth/authorize";
+import { authorizePrincipal, checkWriteName, type Decision, type Need } from "../auth/authorize";
 import type { Principal } from "../auth/principal";
 import { auditRegistry, type RegistryEvent } from "../auth/registry-audit";
 import { limitKey, limitRequest } from "../auth/request-limit";
 import { challenge } from "../auth/scopes";
 import { RegistryError } from "../errors";
 import { parseRepoName, type RepoName } from "../oci/names";
-import type { ReadTarget } from "../proxy/routing";
+import { type ReadTarget, routeRead } from "../proxy/routing";
 import { createPushedProject } from "../services/management/projects";
 import type { ProjectViewer } from "../storage/db/queries/principals";
 import { type AppContext, waitUntilOf, writeRepository } from "./context";
@@ -25,7 +25,7 @@ export async function allowBase(c: AppContext): Promise<void> {
 
 /** GET /v2/_catalog: the repositories this caller may see (null: all of them). */
 export async function allowCatalog(c: AppContext): Promise<ProjectViewer | null> {
-  const principal = await decide(c, { kind: "catalog" });
+  const { principal } = await decide(c, { kind: "catalog" });
   return catalogViewer(c.env, c.var.config, await accountOf(c, principal));
 }
 
@@ -37,8 +37,8 @@ export async function allowCatalog(c: AppContext): Promise<ProjectViewer | null>
  * name, and containerd asks for the challenge's scope along with its own.
  */
 export async function allowRead(c: AppContext, target: ReadTarget): Promise<Principal> {
-  const name = target.kind === "proxy" && target.byHost ? target.target.cacheName : requestedName(c);
-  return decide(c, { kind: "read", name, target, action: "pull" });
+  const name = target.kind === "proxy" && target.byHost ? target.target.cacheName : parseRepoName(c.req.param("name") ?? "");
+  return (await decide(c, { kind: "read", name, target, action: "pull" })).principal;
 }
 
 /**
@@ -48,23 +48,25 @@ export async function allowRead(c: AppContext, target: ReadTarget): Promise<Prin
 export async function allowWrite(c: AppContext, action: "push" | "delete", source?: RepoName): Promise<{ repository: RepoName; principal: Principal }> {
   const repository = writeRepository(c);
   const need: Need = { kind: "write", name: repository, action, source };
+  // Before the credentials: an invalid name is the same answer for everyone.
   checkWriteName(need);
-  const principal = await principalOf(c);
-  const decision = await authorizeOrAudit(c, principal, need);
-  if (decision.createProject !== null) {
+  const { principal, createProject } = await decide(c, need);
+  if (createProject !== null) {
     const identity = await accountOf(c, principal);
     if (identity.kind !== "user" && identity.kind !== "robot") throw new RegistryError("DENIED", "only a signed-in account can create a project");
-    await createPushedProject(c.env, { principal: identity, ip: ipOf(c) }, decision.createProject);
+    await createPushedProject(c.env, { principal: identity, ip: ipOf(c) }, createProject);
   }
   return { repository, principal };
 }
 
 /**
  * Whether the principal may pull `source` (a cross-repository mount's source): the same
- * decision as a pull of it, without an audit record (the mount is recorded as the push it is).
+ * decision as a pull of it, routed as one, without an audit record (the mount is recorded as
+ * the push it is). A source no read can reach (outside an allow list) is not pullable.
  */
-export async function mayPull(c: AppContext, principal: Principal, source: RepoName, target: ReadTarget): Promise<boolean> {
+export async function mayPull(c: AppContext, principal: Principal, source: RepoName): Promise<boolean> {
   try {
+    const target = await routeRead(c.env, c.var.config, source, undefined);
     await authorizePrincipal(c.env, c.var.config, principal, tokenParties(c.var.config, c.req.url), { kind: "read", name: source, target, action: "pull" });
     return true;
   } catch (error) {
@@ -73,9 +75,12 @@ export async function mayPull(c: AppContext, principal: Principal, source: RepoN
   }
 }
 
-/** Records a pull, push or delete that went through (written off the response path). */
-export function auditDone(c: AppContext, principal: Principal, action: RegistryEvent["action"], resource: string, target?: ReadTarget): void {
-  auditRegistry(c.env, waitUntilOf(c), { principal, action, resource, project: projectOf(c, target), result: "success", ip: ipOf(c) });
+/**
+ * Records a pull, push or delete that went through (written off the response path); `target`
+ * is where it went: the routed read, or `{ kind: "local", repository }` for a write.
+ */
+export function auditDone(c: AppContext, principal: Principal, action: RegistryEvent["action"], resource: string, target: ReadTarget): void {
+  auditRegistry(c.env, waitUntilOf(c), { principal, action, resource, project: projectOf(target), result: "success", ip: ipOf(c) });
 }
 
 /**
@@ -100,31 +105,26 @@ async function principalOf(c: AppContext): Promise<Principal> {
   return principal;
 }
 
-async function decide(c: AppContext, need: Need): Promise<Principal> {
+/** Authenticates, spends the request budget, decides; a refusal to a signed-in principal is audited. */
+async function decide(c: AppContext, need: Need): Promise<Decision> {
   const principal = await principalOf(c);
-  await authorizeOrAudit(c, principal, need);
-  return principal;
-}
-
-async function authorizeOrAudit(c: AppContext, principal: Principal, need: Need) {
   try {
     return await authorizePrincipal(c.env, c.var.config, principal, tokenParties(c.var.config, c.req.url), need);
   } catch (error) {
     // A challenge to someone who sent no credentials is not an attempt (see registry-audit.ts).
     if (error instanceof RegistryError && principal.kind !== "anonymous" && (need.kind === "read" || need.kind === "write")) {
-      const target = need.kind === "read" ? need.target : undefined;
-      auditRegistry(c.env, waitUntilOf(c), { principal, action: need.action, resource: need.name, project: projectOf(c, target), result: "denied", ip: ipOf(c) });
+      const target: ReadTarget = need.kind === "read" ? need.target : { kind: "local", repository: need.name };
+      auditRegistry(c.env, waitUntilOf(c), { principal, action: need.action, resource: need.name, project: projectOf(target), result: "denied", ip: ipOf(c) });
     }
     throw error;
   }
 }
 
 /** The project an audit record files a request under: the proxy project for proxied reads. */
-function projectOf(c: AppContext, target: ReadTarget | undefined): string | null {
-  if (target?.kind === "proxy") return target.target.upstream.name;
-  const name = target?.kind === "local" ? target.repository : requestedName(c);
-  const slash = name.indexOf("/");
-  return slash === -1 ? null : name.slice(0, slash);
+function projectOf(target: ReadTarget): string | null {
+  if (target.kind === "proxy") return target.target.upstream.name;
+  const slash = target.repository.indexOf("/");
+  return slash === -1 ? null : target.repository.slice(0, slash);
 }
 
 function credentialsOf(c: AppContext) {
@@ -135,7 +135,3 @@ function ipOf(c: AppContext): string | null {
   return c.req.header("CF-Connecting-IP") ?? null;
 }
 
-/** The name as the client asked for it (token scopes name it so); routing has validated it. */
-function requestedName(c: AppContext): RepoName {
-  return parseRepoName(c.req.param("name") ?? "");
-}

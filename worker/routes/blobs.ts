@@ -48,6 +48,6 @@ blobRoutes.delete("/:name{.+}/blobs/:digest", async (c) => {
   const digest = parseDigest(c.req.param("digest"));
   const { repository, principal } = await allowWrite(c, "delete");
   await deleteBlob(c.env, repository, digest);
-  auditDone(c, principal, "delete", `${repository}@${digest}`);
+  auditDone(c, principal, "delete", `${repository}@${digest}`, { kind: "local", repository });
   return c.body(null, 202);
 });

@@ -61,7 +61,7 @@ manifestRoutes.put("/:name{.+}/manifests/:reference", async (c) => {
   // Tells the client this registry indexes referrers by subject (spec: "Pushing Manifests with Subject").
   if (subject !== null) headers["OCI-Subject"] = subject;
   if (extraTags.length > 0) headers["OCI-Tag"] = extraTags.join(", ");
-  auditDone(c, principal, "push", resourceOf(repository, reference));
+  auditDone(c, principal, "push", resourceOf(repository, reference), { kind: "local", repository });
   return new Response(null, { status: 201, headers });
 });
 
@@ -80,6 +80,6 @@ manifestRoutes.delete("/:name{.+}/manifests/:reference", async (c) => {
   const reference = parseReadReference(c.req.param("reference"));
   const { repository, principal } = await allowWrite(c, "delete");
   await deleteManifest(c.env, repository, reference);
-  auditDone(c, principal, "delete", resourceOf(repository, reference));
+  auditDone(c, principal, "delete", resourceOf(repository, reference), { kind: "local", repository });
   return c.body(null, 202);
 });

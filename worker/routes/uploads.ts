@@ -17,7 +17,6 @@ import {
   startUpload,
   uploadOffset,
 } from "../services/uploads";
-import { routeRead } from "../proxy/routing";
 import { allowWrite, mayPull } from "./authorization";
 import { type AppContext, type AppEnv, blobUrl, contentLength, uploadUrl } from "./context";
 
@@ -38,10 +37,7 @@ for (const path of ["/:name{.+}/blobs/uploads/", "/:name{.+}/blobs/uploads"]) {
     if (mount !== undefined) {
       const digest = parseDigest(mount);
       // The blob is linked only from a repository the pusher may pull (no cross-repository oracle).
-      const mayRead = async (holder: RepoName) => {
-        const target = await routeRead(c.env, c.var.config, holder, undefined).catch(() => null);
-        return target !== null && (await mayPull(c, principal, holder, target));
-      };
+      const mayRead = (holder: RepoName) => mayPull(c, principal, holder);
       if (await mountBlob(c.env, repository, digest, source ?? null, mayRead)) return blobCreated(repository, digest);
       // Not mountable: the spec says to answer with an ordinary upload session instead.
     }
