@@ -11,10 +11,12 @@ import { cpuSeconds } from "./memory.mjs";
 import { giveUpAfter, runBenchmark } from "./processes.mjs";
 import * as client from "./registry-client.mjs";
 import { codeVersion, fixed, median, saveResults, spread, table } from "./report.mjs";
+import { guessers, rollouts, simulatedAttacks } from "./fleet-and-guessers.mjs";
 import { startPier } from "./servers.mjs";
 import { wrk } from "./wrk.mjs";
 
 const PROJECT = "benchpub";
+const DEFAULT_LIMIT = "1,000 requests/s per principal or anonymous address, 20 s burst; sign-ins throttled by failures";
 const REPO = `${PROJECT}/image`;
 const ROBOT = "bench";
 const TARGET = 0.9;
@@ -134,7 +136,24 @@ async function measure(pier, mode, seconds) {
   return { ...figure, cpuMicrosPerRequest: ((cpuSeconds(pier.pid) - cpu) / figure.requests) * 1e6 };
 }
 
+/** The fleet and the guessers against a Pier at its shipped defaults (bench/fleet-and-guessers.mjs). */
+async function defaults() {
+  log("starting Pier (Miniflare) at the shipped defaults");
+  const pier = await startPier("pier-defaults", { shippedLimits: true });
+  try {
+    results.rollout = await rollouts(pier.url);
+    log(`rollouts: robot ${results.rollout.robot.tooMany} x 429, anonymous ${results.rollout.anonymous.tooMany} x 429`);
+    results.guessers = await guessers(pier.url);
+    log(`guessers: ${results.guessers.guessesChecked} guesses checked before every address was refused; real user ${results.guessers.realUserStatus}`);
+  } finally {
+    await pier.stop();
+  }
+  results.simulatedAttacks = await simulatedAttacks();
+}
+
 async function main() {
+  await defaults();
+  if (settings.wrkRuns === 0) return;
   log("starting Pier (Miniflare)");
   const pier = await startPier("pier-access", { vars: { PIER_RATE_LIMIT_PER_SECOND: String(settings.requestLimitPerSecond) } });
   try {
@@ -181,7 +200,39 @@ function summarise() {
   };
 }
 
+function reportDefaults() {
+  const { rollout, guessers: guessed, simulatedAttacks: attacks } = results;
+  if (rollout === undefined) return;
+  console.log(`
+At the shipped defaults (request limit ${DEFAULT_LIMIT}):
+`);
+  console.log(
+    table([
+      ["rollout", "nodes x layers", "requests", "429", "other failures", "seconds"],
+      ...Object.entries(rollout).map(([name, r]) => [name === "robot" ? "through one robot" : "anonymous, one NAT address", `${r.nodes} x ${r.layers}`, String(r.requests), String(r.tooMany), String(r.failures), fixed(r.seconds, 1)]),
+    ]),
+  );
+  if (guessed !== undefined) {
+    console.log(`
+Guessers: ${guessed.addresses} addresses guessing one name at once got ${guessed.guessesChecked} guesses checked before every address was refused (Retry-After ${guessed.retryAfterSeconds.join(", ")} s), in ${fixed(guessed.seconds, 1)} s; the real user from an address of its own then got ${guessed.realUserStatus}.`);
+  }
+  if (attacks !== undefined) {
+    console.log("\nThe throttle's rules on a simulated clock (bench/sign-in-attack.ts), every guess wrong, as fast as allowed:\n");
+    console.log(
+      table([
+        ["addresses", "guesses in the first minute", "time for 1,000 guesses", "real user refused"],
+        ...attacks.map((a) => [String(a.addresses), String(a.firstMinute), a.seconds < 60 ? "under a minute" : `${fixed(a.seconds / 3600, 1)} h`, `${a.realUserRefusals} of ${a.realUserAttempts}`]),
+      ]),
+    );
+  }
+}
+
 function report() {
+  reportDefaults();
+  if (Object.keys(results.modes).length === 0) {
+    console.log(`Took ${fixed(results.durationSeconds)} s.\n\nresults: ${saveResults(results, "access-")}`);
+    return;
+  }
   const summary = (results.summary = summarise());
   const { code, settings: s } = results;
   const ratioOf = { bearer: summary.ratios.bearerOverAnonymous, robotBasic: summary.ratios.robotBasicOverAnonymous };

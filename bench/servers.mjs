@@ -16,6 +16,7 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { adminAuthorization, freePort, LOCAL_WRANGLER_ENV } from "../worker/dev/local-run.mjs";
 import { generateLocalSecrets } from "../worker/dev/local-secrets.mjs";
 import { distributionConfig, parseAccessLog } from "../test/e2e/distribution-config.mjs";
+import { pinnedWranglerConfig } from "../test/helpers/pinned-wrangler-config.mjs";
 import { signal, spawnGroup, stateDir, trackProcess, waitUntilServing, withTimeout } from "./processes.mjs";
 import { credentialsFor, login } from "./registry-client.mjs";
 
@@ -92,10 +93,11 @@ async function startMiniflare(name, dir, script, { inspector = false, ...options
 /**
  * What each Pier the benchmark starts gets on top of wrangler.toml's [vars]: fresh secrets,
  * a request limit that stays on (its cost is part of what is measured) but is far above what
- * one client on loopback can send, so it never refuses, then the caller's `vars`.
+ * one client on loopback can send, so it never refuses, then the caller's `vars`. With
+ * `shippedLimits`, the request limit is left at its default: what a fresh deployment has.
  */
-async function benchVars(vars) {
-  return { ...(await generateLocalSecrets()), PIER_RATE_LIMIT_PER_SECOND: "1000000", ...vars };
+async function benchVars(vars, shippedLimits) {
+  return { ...(await generateLocalSecrets()), ...(!shippedLimits && { PIER_RATE_LIMIT_PER_SECOND: "1000000" }), ...vars };
 }
 
 /** Signs the benchmark's clients in to the Pier at `url` as admin, then waits until it serves them. */
@@ -105,10 +107,11 @@ async function signInWhenServing(url, vars, isAlive) {
 }
 
 // The bindings wrangler.toml declares, as wrangler itself hands them to Miniflare: whatever the
-// Worker gains there (a Durable Object, a queue, a var) the benchmark's Pier has too.
+// Worker gains there (a Durable Object, a queue, a var) the benchmark's Pier has too. Read from
+// the tests' pinned copy, so that a developer's .dev.vars or .env never changes what is measured.
 const BINDING_OPTIONS = ["bindings", "r2Buckets", "d1Databases", "durableObjects", "queueProducers", "queueConsumers", "kvNamespaces"];
 function pierBindings(vars) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(pinnedWranglerConfig(ROOT));
   const options = Object.fromEntries(BINDING_OPTIONS.filter((key) => workerOptions[key] !== undefined).map((key) => [key, workerOptions[key]]));
   options.bindings = { ...options.bindings, ...vars };
   return options;
@@ -119,7 +122,7 @@ function pierBindings(vars) {
  * the benchmark signed in to it. `vars` ({ NAME: string }) are added to wrangler.toml's [vars],
  * as `wrangler dev --var` would.
  */
-export async function startPier(name = "pier", { inspector = false, vars = {} } = {}) {
+export async function startPier(name = "pier", { inspector = false, vars = {}, shippedLimits = false } = {}) {
   const dir = stateDir(name);
   const bundled = spawnSync(process.execPath, [WRANGLER, "deploy", "--dry-run", "--outdir", dir], {
     cwd: ROOT,
@@ -127,7 +130,7 @@ export async function startPier(name = "pier", { inspector = false, vars = {} } 
     timeout: READY_TIMEOUT_MS,
   });
   if (bundled.status !== 0) throw new Error(`bundling Pier failed:\n${bundled.stdout}${bundled.stderr}`);
-  const settings = await benchVars(vars);
+  const settings = await benchVars(vars, shippedLimits);
   const server = await startMiniflare(name, dir, "index.js", { inspector, ...pierBindings(settings) });
   try {
     await applyMigrations(await server.mf.getD1Database("DB"));
@@ -233,8 +236,13 @@ export async function startWranglerDev() {
   // The inspector port is chosen too: the default 9229 may belong to someone's `npm start`.
   const settings = await benchVars({});
   const varArgs = Object.entries(settings).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dir, ...varArgs];
-  const proc = spawnGroup(process.execPath, [WRANGLER, ...args, "--show-interactive-dev-session=false", "--log-level", "error"], { cwd: ROOT });
+  // As in the e2e harness: given an env file (an empty one), wrangler does not read the
+  // project's .dev.vars, and without .env loading not even the shell's variables pass on.
+  const envFile = join(dir, "no.env");
+  writeFileSync(envFile, "");
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dir, "--env-file", envFile, ...varArgs];
+  const env = { ...process.env, CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false" };
+  const proc = spawnGroup(process.execPath, [WRANGLER, ...args, "--show-interactive-dev-session=false", "--log-level", "error"], { cwd: ROOT, env });
   const url = `http://127.0.0.1:${port}`;
   await untilServing(proc, url, settings);
   return { name: "wrangler-dev", url, pid: proc.child.pid, stop: proc.stop };

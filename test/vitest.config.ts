@@ -1,6 +1,8 @@
 // Unit and integration tests run inside workerd (miniflare) with real R2, D1, Durable
-// Objects and Queues, configured from wrangler.toml. The D1 migrations are handed to a
-// setup file that applies them before each test file.
+// Objects and Queues, configured from wrangler.toml, and from nothing else: the pool reads a
+// copy of it that has no `.dev.vars` or `.env` beside it (test/helpers/pinned-wrangler-
+// config.mjs), so a developer's local settings never reach the tests (lesson 19). The D1
+// migrations are handed to a setup file that applies them before each test file.
 // The pull-through-cache tests need upstream registries. This pool has no fetchMock, so the
 // Worker under test must reach real sockets: fake registries (test/helpers/fake-upstream-
 // server.mjs) run in this Node process on 127.0.0.1, and PIER_UPSTREAMS points at them. The
@@ -11,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { generateSigningKeyJwk } from "../worker/dev/signing-key.mjs";
 import { startFakeUpstreams } from "./helpers/fake-upstream-server.mjs";
+import { pinnedWranglerConfig } from "./helpers/pinned-wrangler-config.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const TEST_ADMIN_PASSWORD = "test-admin-password";
@@ -33,7 +36,7 @@ export default defineConfig({
         { name: "slow", url: fake.upstreams.slow, type: "oci", timeoutMs: 300 },
       ];
       return {
-        wrangler: { configPath: `${root}/wrangler.toml` },
+        wrangler: { configPath: pinnedWranglerConfig(root) },
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: await readD1Migrations(`${root}/migrations`),

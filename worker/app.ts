@@ -1,6 +1,7 @@
 // Builds the Hono app: headers every answer carries, the request-body cap, the routes, and the
 // one place where errors become the spec's JSON body.
 import { Hono } from "hono";
+import { refuseDeclaredOver, SMALL_BODY_BYTES } from "./bounded-body";
 import { ConfigError, configFrom, DEFAULT_MAX_BODY_BYTES } from "./config";
 import type { Bindings } from "./env";
 import { drain } from "./streams";
@@ -22,6 +23,14 @@ export function buildApp(): Hono<AppEnv> {
     c.set("config", configFrom(c.env));
     await next();
     c.res.headers.set("Docker-Distribution-API-Version", "registry/2.0");
+  });
+
+  // Outside /v2 every body is a form or a JSON document of at most 64 KiB (bounded-body.ts): one
+  // declared larger is 413 before authentication and before a byte of it is read, whatever the
+  // route (a POST that takes no body included). Chunked ones are bounded where they are read.
+  app.use("*", async (c, next) => {
+    if (!isRegistryPath(c.req.path)) refuseDeclaredOver(c.req.raw.headers, SMALL_BODY_BYTES, "the request body");
+    await next();
   });
 
   app.use("/v2/*", async (c, next) => {
@@ -55,9 +64,12 @@ export function buildApp(): Hono<AppEnv> {
 
   app.notFound(() => renderError(new RegistryError("UNSUPPORTED", "no such endpoint", { status: 404 })));
   app.onError(async (error, c) => {
-    // Refused bodies are read (up to the cap) before answering; see drain(). A body refused
-    // for its declared size is not: reading it is exactly what the 413 avoids.
-    if (!(error instanceof RegistryError && error.status === 413)) await drain(c.req.raw.body, maxBodyBytes(c.env));
+    // Refused bodies are read (up to a bound) before answering; see drain(). Under /v2 the bound
+    // is the body cap (a blob chunk the client is still sending); elsewhere bodies are small, so
+    // no more than 64 KiB is read. A 413 is never drained: not reading is what it is for.
+    if (!(error instanceof RegistryError && error.status === 413)) {
+      await drain(c.req.raw.body, isRegistryPath(c.req.path) ? maxBodyBytes(c.env) : SMALL_BODY_BYTES);
+    }
     if (error instanceof RegistryError) return renderError(error);
     if (error instanceof ConfigError) {
       console.error(`Pier is misconfigured: ${error.message}`);
@@ -67,6 +79,11 @@ export function buildApp(): Hono<AppEnv> {
     return renderError(new RegistryError("UNKNOWN", "internal error"));
   });
   return app;
+}
+
+/** Whether the path is the OCI distribution API's (/v2), where blobs, not forms, are sent. */
+function isRegistryPath(path: string): boolean {
+  return path === "/v2" || path.startsWith("/v2/");
 }
 
 /** The path as the client sent it, percent-encoding intact (cheaper than parsing a URL). */

@@ -3,6 +3,7 @@
 import type { BlobFill } from "../durable-objects/blob-fill";
 import type { ManifestRefresh } from "../durable-objects/manifest-refresh";
 import type { RateLimiter } from "../durable-objects/rate-limiter";
+import type { SignInThrottle } from "../durable-objects/sign-in-throttle";
 import type { UploadSession } from "../durable-objects/upload-session";
 import type { JobMessage } from "./jobs/messages";
 
@@ -16,6 +17,8 @@ export interface Bindings {
   MANIFEST_REFRESHES: DurableObjectNamespace<ManifestRefresh>;
   /** One token bucket per rate-limited principal or client IP. */
   RATE_LIMITERS: DurableObjectNamespace<RateLimiter>;
+  /** Failed sign-ins, counted per client address, per login name and per (name, address). */
+  SIGN_IN_THROTTLES: DurableObjectNamespace<SignInThrottle>;
   /** Background work: cache prefetches (worker/jobs). */
   JOBS: Queue<JobMessage>;
   /** Largest request body accepted, in bytes (a decimal string). */
@@ -28,6 +31,8 @@ export interface Bindings {
   ADMIN_PASSWORD?: string;
   /** Secret: the private JWK (ES256) registry tokens are signed with. Required. */
   PIER_SIGNING_KEY?: string;
+  /** Secret: the key before the last rotation (a JWK, public part enough); verifies only. Optional. */
+  PIER_SIGNING_KEY_PREVIOUS?: string;
   /** Pier's public origin when it sits behind another hostname (token realm, Location headers). */
   PUBLIC_URL?: string;
   /** Lifetime of issued registry tokens, seconds (default 900). */

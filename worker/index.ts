@@ -16,4 +16,5 @@ export default {
 export { BlobFill } from "../durable-objects/blob-fill";
 export { ManifestRefresh } from "../durable-objects/manifest-refresh";
 export { RateLimiter } from "../durable-objects/rate-limiter";
+export { SignInThrottle } from "../durable-objects/sign-in-throttle";
 export { UploadSession } from "../durable-objects/upload-session";

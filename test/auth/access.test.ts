@@ -1,19 +1,23 @@
 // Which project a repository belongs to (proxied names to their upstream's proxy project), the
 // Grant a principal holds there, and the access a token for some scopes may carry.
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { accessFor, grantIn, projectFor } from "../../worker/auth/access";
 import type { Principal } from "../../worker/auth/principal";
 import { parseScopes } from "../../worker/auth/scopes";
 import { configFrom, parseConfig } from "../../worker/config";
 import { parseRepoName } from "../../worker/oci/names";
 import { findProject, setProjectPublic } from "../../worker/storage/db/queries/principals";
-import { db, newProject, newUser, unique } from "../helpers/identities";
+import { adminStamp, db, newProject, newUser, stampOf, unique } from "../helpers/identities";
 import { REQUIRED_SECRETS } from "../helpers/secrets";
 
 const config = configFrom(env);
 const ANONYMOUS: Principal = { kind: "anonymous" };
-const ADMIN: Principal = { kind: "user", name: "admin", isAdmin: true };
+/** The admin as a password sign-in makes it (its stamp read once its row exists). */
+let ADMIN: Principal;
+beforeAll(async () => {
+  ADMIN = { kind: "user", name: "admin", isAdmin: true, account: await adminStamp() };
+});
 
 /** A configuration with one upstream of its own (never contacted), as the mirror default. */
 function mirrorConfig() {
@@ -28,7 +32,7 @@ function access(principal: Principal, scope: string, withConfig = config) {
 
 describe("projectFor", () => {
   it("puts a prefixed proxy name in its upstream's proxy project, created public", async () => {
-    expect(await projectFor(env, config, parseRepoName("hub/library/alpine"))).toEqual({ name: "hub", facts: { kind: "proxy", public: true } });
+    expect(await projectFor(env, config, parseRepoName("hub/library/alpine"))).toEqual({ name: "hub", facts: { kind: "proxy", public: true, restrictedAt: null } });
     expect(await findProject(db, "hub")).toMatchObject({ kind: "proxy", public: true });
   });
 
@@ -38,7 +42,7 @@ describe("projectFor", () => {
 
   it("puts a local name in the project of its first segment", async () => {
     const project = await newProject({ public: true });
-    expect(await projectFor(env, config, parseRepoName(`${project}/tools/app`))).toEqual({ name: project, facts: { kind: "local", public: true } });
+    expect(await projectFor(env, config, parseRepoName(`${project}/tools/app`))).toEqual({ name: project, facts: { kind: "local", public: true, restrictedAt: null } });
   });
 
   it("says when a local name's project does not exist", async () => {
@@ -65,13 +69,14 @@ describe("grantIn", () => {
   it("gives a user their role in the project, or none", async () => {
     const gina = await newUser();
     const project = await newProject({ members: [[gina, "maintainer"]] });
-    const user: Principal = { kind: "user", name: gina.username, isAdmin: false };
+    const user: Principal = { kind: "user", name: gina.username, isAdmin: false, account: await stampOf(gina.username) };
     expect(await grantIn(env, user, project)).toEqual({ kind: "member", role: "maintainer" });
     expect(await grantIn(env, user, unique("other"))).toEqual({ kind: "member", role: null });
   });
 
   it("gives a robot its permissions in that project only", async () => {
-    const robot: Principal = { kind: "robot", name: "robot$ci", level: "system", grants: [{ project: "a", action: "pull" }, { project: "b", action: "push" }] };
+    // A robot as authentication makes it: grantIn reads its grants, nothing of its row.
+    const robot: Principal = { kind: "robot", name: "robot$ci", level: "system", grants: [{ project: "a", action: "pull" }, { project: "b", action: "push" }], account: { id: "robot-ci-account", credentialEpoch: 0, accessEpoch: 0 } };
     expect(await grantIn(env, robot, "a")).toEqual({ kind: "robot", permissions: ["pull"] });
   });
 
@@ -113,14 +118,14 @@ describe("accessFor on a local name", () => {
     const { config: mirrored } = mirrorConfig();
     const gina = await newUser();
     const project = await newProject({ members: [[gina, "guest"]] });
-    const user: Principal = { kind: "user", name: gina.username, isAdmin: false };
+    const user: Principal = { kind: "user", name: gina.username, isAdmin: false, account: await stampOf(gina.username) };
     expect(await access(user, `repository:${project}/app:pull`, mirrored)).toEqual([{ type: "repository", name: `${project}/app`, actions: ["pull"] }]);
   });
 
   it("lets a user push to a new project when users may create projects", async () => {
     const open = parseConfig({ ...REQUIRED_SECRETS, PIER_USERS_CREATE_PROJECTS: "true" });
     const gina = await newUser();
-    const user: Principal = { kind: "user", name: gina.username, isAdmin: false };
+    const user: Principal = { kind: "user", name: gina.username, isAdmin: false, account: await stampOf(gina.username) };
     const name = `${unique("new")}/app`;
     expect(await access(user, `repository:${name}:pull,push`, open)).toEqual([{ type: "repository", name, actions: ["pull", "push"] }]);
   });

@@ -9,7 +9,7 @@ import { configFrom, parseConfig } from "../../worker/config";
 import { type RepoName, parseRepoName } from "../../worker/oci/names";
 import { routeRead } from "../../worker/proxy/routing";
 import { findProject, setProjectPublic } from "../../worker/storage/db/queries/principals";
-import { ADMIN, basic, db, newProject, newRobot, newUser, refusal, unique } from "../helpers/identities";
+import { ADMIN, adminStamp, basic, db, newProject, newRobot, newUser, refusal, stampOf, unique } from "../helpers/identities";
 import { REQUIRED_SECRETS } from "../helpers/secrets";
 
 const URL_ = "http://registry.test/v2/";
@@ -17,13 +17,22 @@ const config = configFrom(env);
 const PARTIES = { issuer: "http://registry.test", service: "registry.test" };
 const REALM = 'realm="http://registry.test/token",service="registry.test"';
 
-function decide(authorization: string | null, need: Need, withConfig = config) {
-  return authorize(env, withConfig, { authorization, ip: null, url: URL_ }, need);
+/** The decision for one request; what it leaves for after the answer is awaited. */
+async function decide(authorization: string | null, need: Need, withConfig = config) {
+  const pending: Promise<unknown>[] = [];
+  try {
+    return await authorize(env, withConfig, { authorization, ip: null, url: URL_, waitUntil: (promise) => void pending.push(promise) }, need);
+  } finally {
+    await Promise.all(pending);
+  }
 }
 
-async function bearer(access: AccessEntry[], subject = "someone"): Promise<string> {
+/** A token carrying `access`, issued now to the admin or (by default) to a new user without any role. */
+async function bearer(access: AccessEntry[], subject?: "admin"): Promise<string> {
   const key = await loadSigningKey(env.PIER_SIGNING_KEY);
-  return `Bearer ${(await issueToken(key, { ...PARTIES, subject, access })).token}`;
+  const login = subject ?? (await newUser()).username;
+  const account = login === "admin" ? await adminStamp() : await stampOf(login);
+  return `Bearer ${(await issueToken(key, { ...PARTIES, subject: login, account, access })).token}`;
 }
 
 async function read(name: string, withConfig = config): Promise<Need> {
@@ -56,7 +65,7 @@ describe("GET /v2/ (base)", () => {
 
   it("allows a signed-in user", async () => {
     const user = await newUser();
-    expect(await decide(basic(user), { kind: "base" })).toEqual({ principal: { kind: "user", name: user.username, isAdmin: false }, createProject: null });
+    expect(await decide(basic(user), { kind: "base" })).toEqual({ principal: { kind: "user", name: user.username, isAdmin: false, account: await stampOf(user.username) }, createProject: null });
   });
 
   it("allows any valid bearer token, even one granting nothing", async () => {

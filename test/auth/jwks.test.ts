@@ -1,8 +1,10 @@
-// GET /.well-known/jwks.json: the public key that verifies Pier's tokens (RFC 7517 §5).
+// GET /.well-known/jwks.json: the public keys that verify Pier's tokens (RFC 7517 §5).
+import { env } from "cloudflare:test";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
 import { describe, expect, it } from "vitest";
 import { ADMIN, getToken } from "../helpers/identities";
 import { request } from "../helpers/registry";
+import { pierWith, rotatedFrom } from "../helpers/rotated-pier";
 
 async function keySet(): Promise<JSONWebKeySet> {
   return (await (await request("/.well-known/jwks.json")).json()) as JSONWebKeySet;
@@ -32,5 +34,22 @@ describe("GET /.well-known/jwks.json", () => {
 
   it("may be cached for five minutes", async () => {
     expect((await request("/.well-known/jwks.json")).headers.get("Cache-Control")).toBe("public, max-age=300");
+  });
+
+  it("publishes the current key and the previous one after a rotation, current first, without d", async () => {
+    const before = (await keySet()).keys[0]!;
+    const secrets = await rotatedFrom(env.PIER_SIGNING_KEY);
+    const { keys } = (await (await pierWith(secrets)("/.well-known/jwks.json")).json()) as JSONWebKeySet;
+    const { x, y } = JSON.parse(secrets.PIER_SIGNING_KEY) as JsonWebKey;
+    expect(keys).toEqual([
+      { kty: "EC", crv: "P-256", x, y, kid: expect.any(String), alg: "ES256", use: "sig" },
+      before,
+    ]);
+    expect(keys[0]!.kid).not.toBe(before.kid);
+  });
+
+  it("publishes the key once when the previous key is the current one", async () => {
+    const { keys } = (await (await pierWith({ PIER_SIGNING_KEY: env.PIER_SIGNING_KEY, PIER_SIGNING_KEY_PREVIOUS: env.PIER_SIGNING_KEY })("/.well-known/jwks.json")).json()) as JSONWebKeySet;
+    expect(keys).toEqual((await keySet()).keys);
   });
 });

@@ -38,16 +38,19 @@ describe("projects and members", () => {
   it("give a member one role, which can change and be removed", async () => {
     const project = unique("team");
     await createProject(db, { name: project, kind: "local", public: false, createdBy: null });
-    await setMember(db, project, "gina", "guest");
-    await setMember(db, project, "gina", "developer");
-    await setMember(db, project, "ana", "projectAdmin");
+    const rules = { keepAnAdmin: false };
+    // Each change here only adds to what the member may do: no role is lost.
+    expect(await setMember(db, project, "gina", "guest", [], rules)).toBe("done");
+    expect(await setMember(db, project, "gina", "developer", [], rules)).toBe("done");
+    expect(await setMember(db, project, "ana", "projectAdmin", [], rules)).toBe("done");
     expect(await roleIn(db, project, "gina")).toBe("developer");
     expect(await listMembers(db, project)).toEqual([
       { username: "ana", role: "projectAdmin" },
       { username: "gina", role: "developer" },
     ]);
-    expect(await removeMember(db, project, "gina")).toBe(true);
+    expect(await removeMember(db, project, "gina", rules)).toBe("done");
     expect(await roleIn(db, project, "gina")).toBeNull();
+    expect(await removeMember(db, project, "gina", rules)).toBe("missing");
   });
 });
 

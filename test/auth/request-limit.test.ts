@@ -37,12 +37,13 @@ describe("limitRequest", () => {
   });
 
   it("counts signed-in requests by login name wherever they come from, anonymous ones by IP", () => {
-    const user = { kind: "user" as const, name: "gina", isAdmin: false };
+    const account = { id: "gina-account", credentialEpoch: 0, accessEpoch: 0 };
+    const user = { kind: "user" as const, name: "gina", isAdmin: false, account };
     expect(limitKey(user, "203.0.113.1")).toBe(limitKey(user, "203.0.113.2"));
-    expect(limitKey({ kind: "token", subject: "gina", access: [] }, null)).toBe(limitKey(user, null));
+    expect(limitKey({ kind: "token", subject: "gina", access: [], account, issuedAt: Date.now() }, null)).toBe(limitKey(user, null));
     expect(limitKey({ kind: "anonymous" }, "203.0.113.1")).not.toBe(limitKey({ kind: "anonymous" }, "203.0.113.2"));
     // An anonymous token (no subject) is counted like the anonymous request it is.
-    expect(limitKey({ kind: "token", subject: "", access: [] }, "203.0.113.1")).toBe(limitKey({ kind: "anonymous" }, "203.0.113.1"));
+    expect(limitKey({ kind: "token", subject: "", access: [], account: null, issuedAt: Date.now() }, "203.0.113.1")).toBe(limitKey({ kind: "anonymous" }, "203.0.113.1"));
   });
 });
 

@@ -1,8 +1,9 @@
 import { base64url } from "jose";
 import { describe, expect, it } from "vitest";
-import { jwks, loadSigningKey } from "../../worker/auth/signing-key";
-import { ConfigError } from "../../worker/config";
+import { jwks, loadSigningKey, loadSigningKeys, loadVerificationKey } from "../../worker/auth/signing-key";
+import { ConfigError, parseConfig } from "../../worker/config";
 import { generateSigningKeyJwk } from "../../worker/dev/signing-key.mjs";
+import { REQUIRED_SECRETS } from "../helpers/secrets";
 
 type KeyGenAlgorithm = Parameters<SubtleCrypto["generateKey"]>[0];
 
@@ -137,27 +138,108 @@ describe("loadSigningKey refuses a bad PIER_SIGNING_KEY", () => {
 describe("jwks", () => {
   it("lists the key's public JWK", async () => {
     const key = await loadSigningKey(JSON.stringify(await generateJwk()));
-    expect(jwks(key)).toEqual({ keys: [key.publicJwk] });
+    expect(jwks({ current: key, previous: null })).toEqual({ keys: [key.publicJwk] });
   });
 
   it("has no private parts", async () => {
     const jwk = await generateJwk();
-    const set = jwks(await loadSigningKey(JSON.stringify(jwk)));
+    const set = jwks({ current: await loadSigningKey(JSON.stringify(jwk)), previous: null });
     expect(set.keys[0]).not.toHaveProperty("d");
     expect(JSON.stringify(set)).not.toContain(jwk.d!);
   });
 
-  it("lists several keys, for a rotation", async () => {
-    const first = await loadSigningKey(JSON.stringify(await generateJwk()));
-    const second = await loadSigningKey(JSON.stringify(await generateJwk()));
-    expect(jwks(first, second).keys.map((key) => key.kid)).toEqual([first.kid, second.kid]);
+  it("lists the current key first, then the previous one, for a rotation", async () => {
+    const current = await loadSigningKey(JSON.stringify(await generateJwk()));
+    const previous = await loadVerificationKey(JSON.stringify(await generateJwk()));
+    expect(jwks({ current, previous }).keys.map((key) => key.kid)).toEqual([current.kid, previous.kid]);
   });
 
   it("verifies a signature made with the private key, as a client reading the set would", async () => {
     const key = await loadSigningKey(JSON.stringify(await generateJwk()));
     const data = new TextEncoder().encode("payload");
     const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.privateKey, data);
-    const published = await crypto.subtle.importKey("jwk", jwks(key).keys[0] as JsonWebKey, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+    const published = await crypto.subtle.importKey("jwk", jwks({ current: key, previous: null }).keys[0] as JsonWebKey, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
     expect(await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, published, signature, data)).toBe(true);
+  });
+});
+
+/** The public part of a generated key, as `npm run rotate-signing-key` stores the previous key. */
+function publicOnly({ kty, crv, x, y }: JsonWebKey): string {
+  return JSON.stringify({ kty, crv, x, y });
+}
+
+describe("loadSigningKeys", () => {
+  it("signs and verifies with PIER_SIGNING_KEY alone when PIER_SIGNING_KEY_PREVIOUS is not set", async () => {
+    const keys = await loadSigningKeys(parseConfig({ ...REQUIRED_SECRETS }).auth);
+    expect(keys.current.kid).toBe((await loadSigningKey(REQUIRED_SECRETS.PIER_SIGNING_KEY)).kid);
+    expect(keys.previous).toBeNull();
+  });
+
+  it("takes the previous key as a public JWK (no d), named by its RFC 7638 thumbprint", async () => {
+    const old = await generateJwk();
+    const keys = await loadSigningKeys({ signingKey: JSON.stringify(await generateJwk()), previousSigningKey: publicOnly(old) });
+    expect(keys.previous?.kid).toBe(await thumbprint(old));
+    expect(keys.previous?.publicKey.usages).toEqual(["verify"]);
+  });
+
+  it("takes the previous key as a private JWK too, and keeps only its public part", async () => {
+    const old = await generateJwk();
+    const keys = await loadSigningKeys({ signingKey: JSON.stringify(await generateJwk()), previousSigningKey: JSON.stringify(old) });
+    expect(keys.previous).not.toHaveProperty("privateKey");
+    expect(keys.previous?.publicJwk).toEqual({ kty: "EC", crv: "P-256", x: old.x, y: old.y, kid: await thumbprint(old), alg: "ES256", use: "sig" });
+  });
+
+  it("counts a previous key that is the current one again once", async () => {
+    const jwk = await generateJwk();
+    expect((await loadSigningKeys({ signingKey: JSON.stringify(jwk), previousSigningKey: publicOnly(jwk) })).previous).toBeNull();
+    expect((await loadSigningKeys({ signingKey: JSON.stringify(jwk), previousSigningKey: JSON.stringify(jwk) })).previous).toBeNull();
+  });
+});
+
+describe("PIER_SIGNING_KEY_PREVIOUS in the configuration", () => {
+  it.each([undefined, ""])("is not set when it is %j", (value) => {
+    expect(parseConfig({ ...REQUIRED_SECRETS, PIER_SIGNING_KEY_PREVIOUS: value }).auth.previousSigningKey).toBeNull();
+  });
+
+  it("is kept as given when it is a JWK", async () => {
+    const previous = publicOnly(await generateJwk());
+    expect(parseConfig({ ...REQUIRED_SECRETS, PIER_SIGNING_KEY_PREVIOUS: previous }).auth.previousSigningKey).toBe(previous);
+  });
+});
+
+describe("a bad PIER_SIGNING_KEY_PREVIOUS is a ConfigError naming the setting", () => {
+  /** parseConfig's error for the value: the shape is checked when the configuration is read. */
+  function configError(value: string): Error {
+    try {
+      parseConfig({ ...REQUIRED_SECRETS, PIER_SIGNING_KEY_PREVIOUS: value });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return error as Error;
+    }
+    return expect.fail("parseConfig accepted the value");
+  }
+
+  it.each([
+    ["not JSON", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQ\n-----END PUBLIC KEY-----"],
+    ["a JSON array", "[]"],
+    ["an RSA key", '{"kty":"RSA","n":"AQAB","e":"AQAB"}'],
+    ["a P-384 key", '{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}'],
+    ["a key for another algorithm", '{"kty":"EC","crv":"P-256","x":"AA","y":"AA","alg":"ES384"}'],
+    ["a key without x and y", '{"kty":"EC","crv":"P-256"}'],
+  ])("when it is %s", (_, value) => {
+    expect(configError(value).message).toMatch(/^PIER_SIGNING_KEY_PREVIOUS /);
+  });
+
+  it("when its x and y are not a point on P-256 (found when the key is imported)", async () => {
+    const [mine, other] = [await generateJwk(), await generateJwk()];
+    const error = await loadSigningKeys({ signingKey: JSON.stringify(mine), previousSigningKey: publicOnly({ ...mine, y: other.y }) }).catch((error: unknown) => error);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^PIER_SIGNING_KEY_PREVIOUS .*P-256/);
+  });
+
+  it("without repeating the key in the message", async () => {
+    const jwk = await generateJwk();
+    const message = configError(JSON.stringify({ ...jwk, crv: "P-384" })).message;
+    for (const part of [jwk.d!, jwk.x!, jwk.y!]) expect(message).not.toContain(part);
   });
 });

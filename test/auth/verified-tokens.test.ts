@@ -9,7 +9,7 @@ import { REQUIRED_SECRETS } from "../helpers/secrets";
 const parties = { issuer: "http://registry.test", service: "registry.test" };
 
 function claims(expiresInMs: number): VerifiedToken {
-  return { subject: "gina", access: [], issuedAt: new Date(), expiresAt: new Date(Date.now() + expiresInMs), id: crypto.randomUUID() };
+  return { subject: "gina", account: { id: "gina-account", credentialEpoch: 0, accessEpoch: 0 }, access: [], issuedAt: new Date(), expiresAt: new Date(Date.now() + expiresInMs), id: crypto.randomUUID() };
 }
 
 describe("verifiedOnce", () => {

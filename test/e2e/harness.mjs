@@ -38,7 +38,9 @@ export async function startPier({ vars = {} } = {}) {
     return ["--var", `${name}:${value}`];
   });
   // TMPDIR inside the run's dir: miniflare's scratch files go away with the rest of the state.
-  const env = { ...process.env, ...LOCAL_WRANGLER_ENV, TMPDIR: tmp };
+  // No .env loading either, so not even a shell with CLOUDFLARE_INCLUDE_PROCESS_ENV=true passes
+  // its variables on (the env file then goes unread too: it only keeps .dev.vars out).
+  const env = { ...process.env, ...LOCAL_WRANGLER_ENV, CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false", TMPDIR: tmp };
   // stdin is not a TTY, so wrangler applies the migrations without asking.
   const migrations = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
     cwd: ROOT,

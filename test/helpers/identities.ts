@@ -3,12 +3,13 @@
 import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { expect } from "vitest";
+import type { AccountStamp } from "../../worker/auth/account-stamp";
 import { hashSecret } from "../../worker/auth/passwords";
-import { ROBOT_PREFIX } from "../../worker/auth/principal";
+import { ADMIN_USERNAME, isRobotName, ROBOT_PREFIX } from "../../worker/auth/principal";
 import { RegistryError } from "../../worker/errors";
 import { database } from "../../worker/storage/db/client";
-import { createProject, createUser, type MemberRole, setMember, updateUser } from "../../worker/storage/db/queries/principals";
-import { createRobot, type RobotGrant } from "../../worker/storage/db/queries/robots";
+import { createProject, createUser, findUser, type MemberRole, setMember, updateUser } from "../../worker/storage/db/queries/principals";
+import { createRobot, findRobot, type RobotGrant } from "../../worker/storage/db/queries/robots";
 import { ADMIN, basic, type Login, request } from "./registry";
 
 export { ADMIN, basic, type Login };
@@ -23,14 +24,15 @@ export function unique(prefix: string): string {
 export async function newUser(options: { disabled?: boolean; isAdmin?: boolean } = {}): Promise<Login> {
   const login = { username: unique("user"), password: `pw-${crypto.randomUUID()}` };
   await createUser(db, { username: login.username, passwordHash: await hashSecret(login.password), isAdmin: options.isAdmin ?? false });
-  if (options.disabled) await updateUser(db, login.username, { disabled: true });
+  if (options.disabled) await updateUser(db, login.username, { disabled: true }, true);
   return login;
 }
 
 export async function newProject(options: { public?: boolean; members?: [Login, MemberRole][] } = {}): Promise<string> {
   const name = unique("team");
   await createProject(db, { name, kind: "local", public: options.public ?? false, createdBy: "admin" });
-  for (const [login, role] of options.members ?? []) await setMember(db, name, login.username, role);
+  // New members lose no role, and the project has no admin to keep yet.
+  for (const [login, role] of options.members ?? []) await setMember(db, name, login.username, role, [], { keepAnAdmin: false });
   return name;
 }
 
@@ -44,6 +46,26 @@ export async function newRobot(grants: RobotGrant[], options: { expiresAt?: numb
   return login;
 }
 
+/**
+ * The account's stamp as D1 holds it now (what a token issued to it this moment would carry,
+ * and what its use is checked against). Fails the test when there is no such account.
+ */
+export async function stampOf(loginName: string): Promise<AccountStamp> {
+  const row = isRobotName(loginName) ? await findRobot(db, loginName) : await findUser(db, loginName);
+  if (row === null) return expect.fail(`no account named ${loginName}`);
+  return { id: row.id, credentialEpoch: row.credentialEpoch, accessEpoch: row.accessEpoch };
+}
+
+/**
+ * The admin's stamp. Its row is written by its first password sign-in (worker/auth/sign-in.ts),
+ * so the admin signs in once (GET /token with Basic) before the row is read.
+ */
+export async function adminStamp(): Promise<AccountStamp> {
+  const response = await getToken([], ADMIN);
+  const text = await response.text();
+  expect(response.status, text).toBe(200);
+  return stampOf(ADMIN_USERNAME);
+}
 
 /** GET /token with these query parameters (`scope` may repeat) and optional Basic credentials. */
 export function getToken(parameters: [string, string][], login?: Login, headers: Record<string, string> = {}): Promise<Response> {
@@ -52,8 +74,8 @@ export function getToken(parameters: [string, string][], login?: Login, headers:
 }
 
 /** POST /token with a form, as docker and containerd send it. */
-export function postToken(form: Record<string, string>): Promise<Response> {
-  return request("/token", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() }, null);
+export function postToken(form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+  return request("/token", { method: "POST", headers: { ...headers, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() }, null);
 }
 
 /** The access claim of a token response's token. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { configFrom } from "../../worker/config";
 import { createProject } from "../../worker/services/management/projects";
 import { roleIn } from "../../worker/storage/db/queries/principals";
-import { db } from "../helpers/identities";
+import { db, stampOf } from "../helpers/identities";
 import { api, apiJson, apiProject, auditOf, expectError, member, newUser, unique } from "../helpers/management";
 
 type ProjectList = { items: { name: string }[]; next: string | null };
@@ -59,7 +59,7 @@ describe("POST /api/v1/projects", () => {
     const config = configFrom(env);
     const allowing = { ...config, auth: { ...config.auth, usersMayCreateProjects: true } };
     const name = unique("team");
-    await createProject(env, allowing, { principal: { kind: "user", name: gina.username, isAdmin: false }, ip: null }, { name, public: false });
+    await createProject(env, allowing, { principal: { kind: "user", name: gina.username, isAdmin: false, account: await stampOf(gina.username) }, ip: null }, { name, public: false });
     expect(await roleIn(db, name, gina.username)).toBe("projectAdmin");
   });
 

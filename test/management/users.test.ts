@@ -32,8 +32,8 @@ describe("POST /api/v1/users", () => {
     await expectError(await api("/users", { body: { username: "admin", password: PASSWORD } }), 409, "CONFLICT");
   });
 
-  it("answers a body over 64 KiB with 400", async () => {
-    await expectError(await api("/users", { body: { username: unique("gina"), password: "p".repeat(70_000) } }), 400, "INVALID_REQUEST");
+  it("answers a body over 64 KiB with 413 SIZE_INVALID", async () => {
+    await expectError(await api("/users", { body: { username: unique("gina"), password: "p".repeat(70_000) } }), 413, "SIZE_INVALID");
   });
 
   it("refuses a user who is not a system admin with 403", async () => {

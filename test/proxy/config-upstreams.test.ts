@@ -43,6 +43,12 @@ describe("secrets named by an upstream", () => {
     expect(configErrorOf({ PIER_UPSTREAMS: [ghcr], GHCR_USER: "me", GHCR_TOKEN: 42 }).message).toContain("GHCR_TOKEN");
   });
 
+  it("refuses an upstream whose credentials would go over plain http to another host, naming it", () => {
+    const error = configErrorOf({ PIER_UPSTREAMS: [{ ...ghcr, url: "http://ghcr.example.com" }], GHCR_USER: "me", GHCR_TOKEN: "t0ken" });
+    expect(error.message).toContain('"ghcr"');
+    expect(error.message).toMatch(/plain http.*clear text/);
+  });
+
   it("accepts the upstream once both secrets are set, keeping their names and never their values", () => {
     const config = parseConfig({ ...REQUIRED_SECRETS, PIER_UPSTREAMS: [ghcr], GHCR_USER: "me", GHCR_TOKEN: "t0ken" });
     expect(config.upstreams[0]).toMatchObject({ name: "ghcr", usernameSecret: "GHCR_USER", passwordSecret: "GHCR_TOKEN" });

@@ -44,4 +44,13 @@ describe("the manifest memo", () => {
     expect(recallManifest(env.DB, "fake/memo/d", "second", Date.now())).toBeNull();
     expect(recallManifest(env.DB, "fake/memo/d", "filler-69", Date.now())).not.toBeNull();
   });
+
+  it("holds at most 2,000 manifests however small, the oldest going first", () => {
+    const later = Date.now() + 60_000;
+    rememberManifest(env.DB, "fake/memo/e", "first", manifest("{}"), later);
+    for (let index = 0; index < 20_000; index++) rememberManifest(env.DB, "fake/memo/e", `small-${index}`, manifest("{}"), later);
+    expect(recallManifest(env.DB, "fake/memo/e", "first", Date.now())).toBeNull();
+    expect(recallManifest(env.DB, "fake/memo/e", "small-18000", Date.now())).not.toBeNull();
+    expect(recallManifest(env.DB, "fake/memo/e", "small-17999", Date.now())).toBeNull();
+  });
 });

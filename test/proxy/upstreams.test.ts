@@ -71,6 +71,24 @@ describe("parseUpstreams", () => {
   });
 });
 
+describe("credentials and plain HTTP", () => {
+  const withCredentials = (url: string) => [{ name: "mirror", url, usernameSecret: "MIRROR_USER", passwordSecret: "MIRROR_TOKEN" }];
+
+  it("refuses credentials for a plain-http url on another host, naming the upstream and why", () => {
+    expect(() => parseUpstreams(withCredentials("http://registry.example.com"), undefined)).toThrow(ConfigError);
+    expect(() => parseUpstreams(withCredentials("http://10.0.0.5:5000"), undefined)).toThrow(/"mirror".*plain http.*clear text/);
+  });
+
+  it.each(["http://127.0.0.1:5000", "http://127.1.2.3", "http://[::1]:5000", "http://localhost:5000"])("accepts credentials for %s, which is this machine", (url) => {
+    expect(parseUpstreams(withCredentials(url), undefined).upstreams[0]!.usernameSecret).toBe("MIRROR_USER");
+  });
+
+  it("accepts credentials over https, and a plain-http url on another host without credentials", () => {
+    expect(parseUpstreams(withCredentials("https://registry.example.com"), undefined).upstreams).toHaveLength(1);
+    expect(parseUpstreams([{ name: "mirror", url: "http://registry.example.com" }], undefined).upstreams).toHaveLength(1);
+  });
+});
+
 describe("allow patterns", () => {
   it("matches * within one path segment only", () => {
     expect(isAllowed(["library/*"], "library/alpine")).toBe(true);

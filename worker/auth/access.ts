@@ -18,16 +18,16 @@ import type { Upstream } from "../proxy/upstreams";
 import { database } from "../storage/db/client";
 import { createProject, type ProjectViewer, roleIn } from "../storage/db/queries/principals";
 import { identityOf } from "./authenticate";
-import { type Grant, isAllowed, isAllowedSystem, isRobotPermission, type ProjectFacts } from "./permissions";
+import { type Grant, isAllowed, isAllowedSystem, isRobotPermission } from "./permissions";
 import type { Principal } from "./principal";
-import { projectFacts } from "./project-facts";
+import { projectFacts, type ProjectState } from "./project-facts";
 import type { Scope } from "./scopes";
 import type { AccessEntry } from "./tokens";
 
 export interface ProjectRef {
   name: string;
   /** What the permission table needs to know of it; null: no such project (yet). */
-  facts: ProjectFacts | null;
+  facts: ProjectState | null;
 }
 
 /** Whether the name is read (pull) or written (push, delete): writes never go upstream. */
@@ -77,7 +77,7 @@ export async function grantIn(env: Bindings, principal: Principal, project: stri
  * create projects: the first push creates it.
  */
 export async function accessFor(env: Bindings, config: Config, principal: Principal, scopes: readonly Scope[]): Promise<AccessEntry[]> {
-  const identity = await identityOf(env, principal);
+  const identity = await identityOf(env, principal, "change");
   const projects = new Map<string, Promise<ProjectRef | null>>();
   const grants = new Map<string, Promise<Grant>>();
   const project = (repository: RepoName, operation: Operation) => memo(projects, `${operation}:${repository}`, () => projectFor(env, config, repository, operation));
@@ -144,13 +144,13 @@ export async function proxyProject(env: Bindings, upstream: Upstream): Promise<P
   if (facts === null) {
     // false: another request created it meanwhile, which is as good.
     if (await createProject(database(env.DB), { name: upstream.name, kind: "proxy", public: true, createdBy: null })) {
-      return { name: upstream.name, facts: { kind: "proxy", public: true } };
+      return { name: upstream.name, facts: { kind: "proxy", public: true, restrictedAt: null } };
     }
     facts = await projectFacts(env, upstream.name);
   }
   // Whatever the row says, an upstream's content is read-only: a local project that happens to
   // carry an upstream's name (created before the upstream was configured) keeps only its switch.
-  return { name: upstream.name, facts: { kind: "proxy", public: facts?.public ?? true } };
+  return { name: upstream.name, facts: { kind: "proxy", public: facts?.public ?? true, restrictedAt: facts?.restrictedAt ?? null } };
 }
 
 function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {

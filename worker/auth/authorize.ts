@@ -20,8 +20,9 @@ import { RegistryError } from "../errors";
 import type { RepoName } from "../oci/names";
 import type { ReadTarget } from "../proxy/routing";
 import { grantIn, localProject, type ProjectRef, proxyProject } from "./access";
-import { type AuthenticationRequest, authenticate, type TokenEndpoint, tokenParties } from "./authenticate";
+import { type AuthenticationRequest, authenticate, identityOf, type TokenEndpoint, tokenParties } from "./authenticate";
 import { isAllowed, isAllowedSystem } from "./permissions";
+import type { Freshness } from "./account-state";
 import type { Principal } from "./principal";
 import { CATALOG_SCOPE, challenge, scopeFor } from "./scopes";
 import { grants } from "./tokens";
@@ -39,15 +40,23 @@ export type Need =
    */
   | { kind: "write"; name: RepoName; action: "push" | "delete"; source?: RepoName };
 
+/** Token times are whole seconds, and locations' clocks drift a little. */
+const CLOCK_TOLERANCE_MS = 30_000;
+
 export interface Decision {
   principal: Principal;
   /** A push into a project that does not exist yet, which this principal may create: its name. */
   createProject: string | null;
 }
 
-export async function authorize(env: Bindings, config: Config, request: AuthenticationRequest, need: Need): Promise<Decision> {
+/** How current the account behind the credentials must be for this need (worker/auth/account-state.ts). */
+export function freshnessFor(need: Need): Freshness {
+  return need.kind === "write" ? "change" : "pull";
+}
+
+export async function authorize(env: Bindings, config: Config, request: Omit<AuthenticationRequest, "freshness">, need: Need): Promise<Decision> {
   checkWriteName(need);
-  return authorizePrincipal(env, config, await authenticate(env, config, request), tokenParties(config, request.url), need);
+  return authorizePrincipal(env, config, await authenticate(env, config, { ...request, freshness: freshnessFor(need) }), tokenParties(config, request.url), need);
 }
 
 /** Name grammar before authorisation: a one-segment local write is NAME_INVALID for everyone. */
@@ -86,6 +95,18 @@ export async function authorizePrincipal(env: Bindings, config: Config, principa
     if (need.kind === "write" && need.action === "push") {
       const project = await localProject(env, need.name);
       return allowed(project !== null && project.facts === null ? project.name : null);
+    }
+    // A pull the token was granted while the project was public, and the project has been made
+    // private since: decided again for the account behind it, as it is now (anonymous: refused).
+    if (need.kind === "read") {
+      const restrictedAt = (await readProject(env, need.target))?.facts?.restrictedAt ?? null;
+      if (restrictedAt !== null && restrictedAt >= principal.issuedAt - CLOCK_TOLERANCE_MS) {
+        const identity = await identityOf(env, principal, "pull").catch((error: unknown) => {
+          if (error instanceof RegistryError && error.code === "UNAUTHORIZED") throw unauthorized(parties, error.message, scope);
+          throw error;
+        });
+        return { ...(await authorizePrincipal(env, config, identity, parties, need)), principal };
+      }
     }
     return allowed();
   }

@@ -187,6 +187,18 @@ function cellAllows(cell: Cell, holds: Readonly<Record<Exclude<Condition, "alway
   return cell.some((condition) => condition === "always" || holds[condition]);
 }
 
+/**
+ * The roles that may do something in a project that `role` may not: a member moved from one of
+ * these to `role` loses access, so tokens issued under the old role must stop working
+ * (worker/auth/account-state.ts). Read from the table, in a private local project, where roles
+ * differ most.
+ */
+export function rolesLosingAccessTo(role: ProjectRole): ProjectRole[] {
+  const facts: ProjectFacts = { kind: "local", public: false };
+  const may = (grant: Grant, action: Action) => isAllowed(grant, action, facts);
+  return PROJECT_ROLES.filter((other) => ACTIONS.some((action) => may({ kind: "member", role: other }, action) && !may({ kind: "member", role }, action)));
+}
+
 /** Validates one entry of a robot's permission list (as stored, or as sent to the API). */
 export function isRobotPermission(text: string): text is RobotPermission {
   return (ROBOT_PERMISSIONS as readonly string[]).includes(text);

@@ -1,6 +1,7 @@
 // Who is asking: the one value that authentication produces (worker/auth/authenticate.ts) and
 // authorisation reads (worker/auth/access.ts). Pure: no I/O.
 import type { RobotGrant } from "../storage/db/queries/robots";
+import type { AccountStamp } from "./account-stamp";
 import type { AccessEntry } from "./tokens";
 
 export type { RobotGrant };
@@ -14,13 +15,16 @@ export const ADMIN_USERNAME = "admin";
  */
 export const ROBOT_PREFIX = "robot$";
 
+// Signed-in principals carry their account's stamp (worker/auth/account-stamp.ts): what a token
+// issued to them names, and what a remembered login is checked against.
 export type Principal =
   | { kind: "anonymous" }
-  | { kind: "user"; name: string; isAdmin: boolean }
-  | { kind: "robot"; name: string; level: "system" | "project"; grants: RobotGrant[] }
+  | { kind: "user"; name: string; isAdmin: boolean; account: AccountStamp }
+  | { kind: "robot"; name: string; level: "system" | "project"; grants: RobotGrant[]; account: AccountStamp }
   // A verified bearer token on a registry request: it carries its access, so a registry
   // request needs no lookup; identityOf resolves the account behind it where one is needed.
-  | { kind: "token"; subject: string; access: AccessEntry[] };
+  // `account` is null for an anonymous token; `issuedAt` in ms.
+  | { kind: "token"; subject: string; access: AccessEntry[]; account: AccountStamp | null; issuedAt: number };
 
 /** The login name (a token's subject), "" for anonymous, as tokens carry it in `sub`. */
 export function principalName(principal: Principal): string {

@@ -13,16 +13,19 @@ import type { ProjectFacts } from "./permissions";
 
 const FACTS_TTL_MS = 10_000;
 
-const rememberedFor = expiringMapsBy<D1Database, ProjectFacts>(10_000);
+/** The permission table's facts, and when the project last stopped being public (ms, or null). */
+export type ProjectState = ProjectFacts & { restrictedAt: number | null };
+
+const rememberedFor = expiringMapsBy<D1Database, ProjectState>(10_000);
 
 /** The project's facts; null when there is no such project. */
-export async function projectFacts(env: Bindings, name: string): Promise<ProjectFacts | null> {
+export async function projectFacts(env: Bindings, name: string): Promise<ProjectState | null> {
   const remembered = rememberedFor(env.DB);
   const hit = remembered.get(name);
   if (hit !== undefined) return hit;
   const row = await findProject(database(env.DB), name);
   if (row === null) return null;
-  const facts: ProjectFacts = { kind: row.kind, public: row.public };
+  const facts: ProjectState = { kind: row.kind, public: row.public, restrictedAt: row.restrictedAt };
   remembered.set(name, facts, Date.now() + FACTS_TTL_MS);
   return facts;
 }

@@ -15,14 +15,15 @@
 // belongs to that request), and the extra tokens are simply spent by the next requests.
 import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
+import { ExpiringMap } from "../expiring-map";
 import { type Principal, principalName } from "./principal";
 import type { BucketRule, LeaseResult } from "./token-bucket";
 
 const LEASE_SIZE = 20;
 const LEASE_TTL_MS = 5_000;
 const REFUSAL_MEMORY_MS = 1_000;
-/** Keys remembered per isolate; the oldest lease is dropped beyond this. */
-const MAX_KEYS = 10_000;
+/** Keys remembered per isolate; beyond it spent leases go first, then the oldest. */
+export const MAX_KEYS = 10_000;
 
 interface Lease {
   tokens: number;
@@ -32,7 +33,9 @@ interface Lease {
   refusal: { retryAfterSeconds: number; until: number } | null;
 }
 
-const leases = new Map<string, Lease>();
+// A lease is remembered while it still holds something: unspent tokens or a refusal. After
+// that it is worth exactly what a fresh one is, so it expires and frees its place (lesson 15).
+const leases = new ExpiringMap<Lease>(MAX_KEYS);
 
 /** The bucket a registry request is counted in. */
 export function limitKey(principal: Principal, ip: string | null): string {
@@ -75,14 +78,16 @@ async function refill(env: Bindings, rule: BucketRule, key: string, lease: Lease
   } else if ("retryAfterSeconds" in result) {
     lease.refusal = { retryAfterSeconds: result.retryAfterSeconds, until: now + Math.min(REFUSAL_MEMORY_MS, result.retryAfterSeconds * 1000) };
   }
+  leases.set(key, lease, Math.max(lease.until, lease.refusal?.until ?? 0), now);
 }
 
 function leaseOf(key: string): Lease {
   let lease = leases.get(key);
   if (lease === undefined) {
-    if (leases.size >= MAX_KEYS) leases.delete(leases.keys().next().value!);
     lease = { tokens: 0, until: 0, refusal: null };
-    leases.set(key, lease);
+    // In the map at once, so that concurrent requests share it while its first refill is on
+    // the way; refill() then keeps it as long as its tokens or refusal last.
+    leases.set(key, lease, Date.now() + LEASE_TTL_MS);
   }
   return lease;
 }

@@ -1,7 +1,8 @@
-// The token bucket behind per-principal and per-IP rate limits: a bucket holds up to
-// `capacity` tokens and gains `refillPerSecond`; a request takes one (or `cost`) or is refused
-// with how long until enough are back. Pure arithmetic, so that the Durable Object holding a
-// bucket (durable-objects/rate-limiter.ts) only keeps state and the rules can be tested alone.
+// The token bucket behind per-principal and per-IP rate limits (and, counting failures, the
+// sign-in throttle: worker/auth/sign-in-rules.ts): a bucket holds up to `capacity` tokens and
+// gains `refillPerSecond`; an isolate leases some, or is refused with how long until one is back.
+// Pure arithmetic, so that the Durable Objects holding buckets only keep state and the rules can
+// be tested alone.
 
 export interface BucketRule {
   capacity: number;
@@ -14,20 +15,9 @@ export interface Bucket {
   updatedAt: number;
 }
 
-export type TakeResult = { allowed: true; remaining: number } | { allowed: false; retryAfterSeconds: number };
-
 /** A full bucket: a principal that was quiet may burst up to `capacity`. */
 export function fullBucket(rule: BucketRule, now: number): Bucket {
   return { tokens: rule.capacity, updatedAt: now };
-}
-
-/** Takes `cost` tokens if the bucket has them; returns the bucket's next state and the answer. */
-export function take(bucket: Bucket, rule: BucketRule, now: number, cost = 1): { bucket: Bucket; result: TakeResult } {
-  const tokens = refilled(bucket, rule, now);
-  if (tokens >= cost) {
-    return { bucket: { tokens: tokens - cost, updatedAt: now }, result: { allowed: true, remaining: Math.floor(tokens - cost) } };
-  }
-  return { bucket: { tokens, updatedAt: now }, result: { allowed: false, retryAfterSeconds: secondsUntil(cost, tokens, rule) } };
 }
 
 export type LeaseResult = { granted: number } | { granted: 0; retryAfterSeconds: number };
@@ -43,13 +33,14 @@ export function takeUpTo(bucket: Bucket, rule: BucketRule, now: number, most: nu
   return { bucket: { tokens, updatedAt: now }, result: { granted: 0, retryAfterSeconds: secondsUntil(1, tokens, rule) } };
 }
 
-function refilled(bucket: Bucket, rule: BucketRule, now: number): number {
+/** The tokens the bucket holds at `now`. */
+export function refilled(bucket: Bucket, rule: BucketRule, now: number): number {
   const elapsedSeconds = Math.max(0, now - bucket.updatedAt) / 1000;
   return Math.min(rule.capacity, bucket.tokens + elapsedSeconds * rule.refillPerSecond);
 }
 
 /** Retry-After is in whole seconds (RFC 9110); rounding up never invites a retry that fails. */
-function secondsUntil(cost: number, tokens: number, rule: BucketRule): number {
+export function secondsUntil(cost: number, tokens: number, rule: BucketRule): number {
   return rule.refillPerSecond > 0 ? Math.max(1, Math.ceil((cost - tokens) / rule.refillPerSecond)) : Number.MAX_SAFE_INTEGER;
 }
 

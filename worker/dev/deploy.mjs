@@ -3,8 +3,9 @@
 // set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID).
 //
 //   1. the R2 bucket and the queue are created if missing; the secrets are checked: the token
-//      signing key is generated if missing, ADMIN_PASSWORD must be given (Pier refuses to run
-//      without it), from the environment of this command or by `wrangler secret put`;
+//      signing key is generated if missing (never replaced: `npm run rotate-signing-key --
+//      --remote` does that without signing anyone out), ADMIN_PASSWORD must be given (Pier
+//      refuses to run without it), from the environment of this command or by `wrangler secret put`;
 //   2. when the D1 database exists, its migrations are applied BEFORE the new code goes live;
 //   3. `wrangler deploy` uploads the Worker and its Durable Object classes (creating the D1
 //      database on the first deploy, through wrangler's automatic provisioning);
@@ -62,8 +63,10 @@ console.log("\nPier is deployed. Point clients at your Worker's URL (or its cust
 /** The secrets Pier refuses to run without (worker/config.ts). */
 async function ensureSecrets() {
   // Lists names only (never values); fails for a Worker not deployed yet, which has none.
+  // Names are compared whole: PIER_SIGNING_KEY_PREVIOUS is not PIER_SIGNING_KEY.
   const listed = wrangler(["secret", "list", "--format", "json"], { quiet: true });
-  const has = (name) => listed.ok && listed.output.includes(`"${name}"`);
+  const names = new Set(listed.ok ? [...listed.output.matchAll(/"name"\s*:\s*"([^"]+)"/g)].map((match) => match[1]) : []);
+  const has = (name) => names.has(name);
   if (process.env.ADMIN_PASSWORD) {
     putSecret("ADMIN_PASSWORD", process.env.ADMIN_PASSWORD);
   } else if (!has("ADMIN_PASSWORD")) {

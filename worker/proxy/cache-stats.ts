@@ -40,6 +40,10 @@ interface Counters {
   bytesFetched: number;
 }
 
+// Bounded without an ExpiringMap (lesson 15): a collection lives about a second, until its write
+// (deferred-writes.ts takes it out of memory before writing, whether the write succeeds or
+// not), so it holds one entry per upstream (configured, few) and per artifact pulled from
+// this isolate within that second, never more than that second's requests.
 interface Pending {
   counters: Map<string, Counters>;
   artifacts: Map<string, { upstream: string; repository: string; digest: string; kind: "manifest" | "blob"; size: number; pulls: number; at: number }>;

@@ -4,18 +4,26 @@
 // - A 401 carries `WWW-Authenticate`. For `Bearer realm=…,service=…` Pier asks the realm for a
 //   token for `repository:<repo>:pull` (anonymously, or with the upstream's credentials as
 //   Basic auth), caches it per upstream and scope until shortly before it expires, and retries
-//   once. For `Basic` it retries with the credentials. The challenge is remembered, so later
-//   requests send a token (or Basic) straight away and skip the 401 round trip.
+//   once. For `Basic` it retries with the credentials. The challenge is remembered (for an
+//   hour), so later requests send a token (or Basic) straight away and skip the 401 round trip.
+// - The upstream's credentials go only to its own origin and to the token realm its challenge
+//   names, and to that realm only over HTTPS, or plain HTTP on this machine (loopback: local
+//   fakes and tests). A realm on plain HTTP elsewhere would receive them in clear text: with
+//   credentials that exchange fails loudly (an upstream that silently became anonymous would
+//   look like a permissions problem); without, the anonymous token request is harmless.
 // - Redirects (Docker Hub answers blob GETs with a 307 to its CDN) are followed by hand, so that
 //   the upstream's Authorization never reaches another origin.
 // - Every request gets `min(timeoutMs, what is left of the exchange)` until its headers arrive;
 //   the body then streams unbounded (a 10 GiB layer takes longer than any sane timeout).
 //
 // Token and challenge caches live in isolate memory: they are caches, losing them costs one
-// token request, and nothing depends on two isolates agreeing about them.
+// token request, and nothing depends on two isolates agreeing about them. Both are bounded and
+// expiring (lesson 15): a pull-through cache sees an unbounded number of repositories, and
+// each one has a token of its own.
 import type { Bindings } from "../env";
+import { ExpiringMap } from "../expiring-map";
 import { readAtMost } from "../streams";
-import type { Upstream } from "./upstreams";
+import { isLoopbackHost, type Upstream } from "./upstreams";
 
 export type UpstreamFailure =
   | { kind: "timeout"; ms: number }
@@ -64,9 +72,10 @@ export async function upstreamFetch(env: Bindings, upstream: Upstream, request: 
     const challenge = parseChallenge(response.headers.get("WWW-Authenticate"));
     await response.body?.cancel();
     if (challenge !== null) {
-      challenges.set(upstream.name, challenge);
       tokens.delete(tokenKey(upstream, scope));
+      // Remembered once it worked: a challenge Pier refuses is met again, and reported, each time.
       authorization = await authorizationFor(env, upstream, challenge, scope, request.deadline);
+      challenges.set(upstreamKey(upstream), challenge, Date.now() + CHALLENGE_MEMORY_MS);
       if (authorization !== null) response = await followRedirects(upstream, request, authorization);
     }
   }
@@ -139,8 +148,17 @@ async function timedFetch(upstream: Upstream, url: URL, init: RequestInit, deadl
 
 type Challenge = { scheme: "bearer"; realm: string; service: string | null } | { scheme: "basic" };
 
-const challenges = new Map<string, Challenge>();
-const tokens = new Map<string, { authorization: string; expiresAt: number }>();
+/** How long an upstream's challenge is used without meeting it again. */
+const CHALLENGE_MEMORY_MS = 60 * 60 * 1000;
+/** Upstreams are few (they are configured), but a test run or a bench configures many. */
+const MAX_CHALLENGES = 256;
+/** Tokens (one per upstream and repository) per isolate: a few KiB each, so a few MiB at most. */
+export const MAX_CACHED_TOKENS = 1_000;
+
+/** By upstream (name and origin): the challenge its last 401 carried. */
+const challenges = new ExpiringMap<Challenge>(MAX_CHALLENGES);
+/** By upstream and scope: `Bearer <token>`, until shortly before the token expires. */
+const tokens = new ExpiringMap<string>(MAX_CACHED_TOKENS);
 /** A token is dropped this long before the upstream says it expires (clock skew, slow pulls). */
 const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 /** The token spec's default lifetime when the answer says nothing. */
@@ -148,10 +166,16 @@ const DEFAULT_TOKEN_SECONDS = 60;
 /** Token answers are a few KiB; a realm sending more is not answering with a token. */
 const MAX_TOKEN_ANSWER_BYTES = 256 * 1024;
 
-const tokenKey = (upstream: Upstream, scope: string) => `${upstream.name} ${scope}`;
+const upstreamKey = (upstream: Upstream) => `${upstream.name} ${upstream.url}`;
+const tokenKey = (upstream: Upstream, scope: string) => `${upstreamKey(upstream)} ${scope}`;
+
+/** For tests and diagnostics: how many upstream tokens this isolate holds (at most MAX_CACHED_TOKENS). */
+export function cachedTokenCount(): number {
+  return tokens.size;
+}
 
 async function cachedAuthorization(env: Bindings, upstream: Upstream, scope: string, deadline: number): Promise<string | null> {
-  const challenge = challenges.get(upstream.name);
+  const challenge = challenges.get(upstreamKey(upstream));
   return challenge === undefined ? null : authorizationFor(env, upstream, challenge, scope, deadline);
 }
 
@@ -160,9 +184,16 @@ async function authorizationFor(env: Bindings, upstream: Upstream, challenge: Ch
   if (challenge.scheme === "basic") return credentials;
   const key = tokenKey(upstream, scope);
   const cached = tokens.get(key);
-  if (cached !== undefined && cached.expiresAt > Date.now()) return cached.authorization;
+  if (cached !== undefined) return cached;
 
   const url = new URL(challenge.realm);
+  // Decided before anything is sent: credentials never cross the network in clear text.
+  if (credentials !== null && url.protocol !== "https:" && !isLoopbackHost(url.hostname)) {
+    throw new UpstreamError(upstream.name, {
+      kind: "invalid",
+      message: `its token realm ${url.origin} is plain HTTP on another host; Pier sends the upstream's credentials only over HTTPS (or to this machine), so it did not ask it`,
+    });
+  }
   if (challenge.service !== null) url.searchParams.set("service", challenge.service);
   url.searchParams.set("scope", scope);
   const headers = new Headers({ "User-Agent": "pier-pull-through-cache" });
@@ -179,7 +210,7 @@ async function authorizationFor(env: Bindings, upstream: Upstream, challenge: Ch
   if (token === null) throw new UpstreamError(upstream.name, { kind: "invalid", message: "the token endpoint answered without a token" });
   const seconds = typeof answer.expires_in === "number" && answer.expires_in > 0 ? answer.expires_in : DEFAULT_TOKEN_SECONDS;
   const authorization = `Bearer ${token}`;
-  tokens.set(key, { authorization, expiresAt: Date.now() + seconds * 1000 - TOKEN_EXPIRY_MARGIN_MS });
+  tokens.set(key, authorization, Date.now() + seconds * 1000 - TOKEN_EXPIRY_MARGIN_MS);
   return authorization;
 }
 

@@ -3,7 +3,8 @@
 //   [{"name": "hub", "url": "https://registry-1.docker.io", "type": "dockerhub",
 //     "usernameSecret": "HUB_USER", "passwordSecret": "HUB_TOKEN", "tagTtlSeconds": 600,
 //     "allow": ["library/*"], "timeoutMs": 10000}]
-// Credentials are the NAMES of secrets, never the secrets themselves. Anything malformed is a
+// Credentials are the NAMES of secrets, never the secrets themselves, and an upstream that has
+// some is spoken to over HTTPS (plain HTTP only on loopback). Anything malformed is a
 // ConfigError naming the upstream and the field: a cache that silently proxies less (or more)
 // than its operator wrote is worse than one that does not start.
 import { ConfigError } from "../config";
@@ -77,6 +78,11 @@ function parseUpstream(entry: unknown, index: number): Upstream {
   const usernameSecret = secretName(fields.usernameSecret, "usernameSecret", fail);
   const passwordSecret = secretName(fields.passwordSecret, "passwordSecret", fail);
   if ((usernameSecret === null) !== (passwordSecret === null)) fail('"usernameSecret" and "passwordSecret" go together');
+  // Basic auth over plain HTTP is the password in clear text on every request; only this
+  // machine (a local registry, the tests' fakes) may be spoken to that way.
+  if (usernameSecret !== null && !isLoopbackOrHttps(url)) {
+    fail('"url" is plain http:// on another host, so its credentials (usernameSecret/passwordSecret) would cross the network in clear text; use https://');
+  }
   const allow = fields.allow ?? ["**"];
   if (!Array.isArray(allow) || allow.length === 0 || !allow.every((pattern) => typeof pattern === "string" && isPattern(pattern))) {
     fail('"allow" must be a non-empty list of repository patterns ("library/*", "team/**")');
@@ -108,6 +114,17 @@ function parseOrigin(value: unknown, fail: (message: string) => never): string {
     fail('"url" must be an origin only (scheme, host, port): no path, query or credentials');
   }
   return url.origin;
+}
+
+/** 127.0.0.0/8, ::1 or localhost: a host that is this machine, so plain HTTP stays on it. */
+export function isLoopbackHost(hostname: string): boolean {
+  // WHATWG URL hostnames: IPv4 already normalised (127.1 → 127.0.0.1), IPv6 in brackets.
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+function isLoopbackOrHttps(origin: string): boolean {
+  const url = new URL(origin);
+  return url.protocol === "https:" || isLoopbackHost(url.hostname);
 }
 
 function secretName(value: unknown, field: string, fail: (message: string) => never): string | null {

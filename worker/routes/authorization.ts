@@ -6,7 +6,8 @@
 // a first push creates, and the audit records of refusals and of pulls, pushes and deletes.
 import { catalogViewer } from "../auth/access";
 import { authenticate, identityOf, tokenParties } from "../auth/authenticate";
-import { authorizePrincipal, checkWriteName, type Decision, type Need } from "../auth/authorize";
+import { authorizePrincipal, checkWriteName, type Decision, freshnessFor, type Need } from "../auth/authorize";
+import type { Freshness } from "../auth/account-state";
 import type { Principal } from "../auth/principal";
 import { auditRegistry, type RegistryEvent } from "../auth/registry-audit";
 import { limitKey, limitRequest } from "../auth/request-limit";
@@ -16,7 +17,7 @@ import { parseRepoName, type RepoName } from "../oci/names";
 import { type ReadTarget, routeRead } from "../proxy/routing";
 import { createPushedProject } from "../services/management/projects";
 import type { ProjectViewer } from "../storage/db/queries/principals";
-import { type AppContext, waitUntilOf, writeRepository } from "./context";
+import { type AppContext, clientIp, credentialsOf, waitUntilOf, writeRepository } from "./context";
 
 /** GET /v2/: anyone signed in (issue 4: anonymous gets the challenge that starts the token dance). */
 export async function allowBase(c: AppContext): Promise<void> {
@@ -26,7 +27,7 @@ export async function allowBase(c: AppContext): Promise<void> {
 /** GET /v2/_catalog: the repositories this caller may see (null: all of them). */
 export async function allowCatalog(c: AppContext): Promise<ProjectViewer | null> {
   const { principal } = await decide(c, { kind: "catalog" });
-  return catalogViewer(c.env, c.var.config, await accountOf(c, principal));
+  return catalogViewer(c.env, c.var.config, await accountOf(c, principal, "pull"));
 }
 
 /**
@@ -52,9 +53,9 @@ export async function allowWrite(c: AppContext, action: "push" | "delete", sourc
   checkWriteName(need);
   const { principal, createProject } = await decide(c, need);
   if (createProject !== null) {
-    const identity = await accountOf(c, principal);
+    const identity = await accountOf(c, principal, "change");
     if (identity.kind !== "user" && identity.kind !== "robot") throw new RegistryError("DENIED", "only a signed-in account can create a project");
-    await createPushedProject(c.env, { principal: identity, ip: ipOf(c) }, createProject);
+    await createPushedProject(c.env, { principal: identity, ip: clientIp(c) }, createProject);
   }
   return { repository, principal };
 }
@@ -80,16 +81,16 @@ export async function mayPull(c: AppContext, principal: Principal, source: RepoN
  * is where it went: the routed read, or `{ kind: "local", repository }` for a write.
  */
 export function auditDone(c: AppContext, principal: Principal, action: RegistryEvent["action"], resource: string, target: ReadTarget): void {
-  auditRegistry(c.env, waitUntilOf(c), { principal, action, resource, project: projectOf(target), result: "success", ip: ipOf(c) });
+  auditRegistry(c.env, waitUntilOf(c), { principal, action, resource, project: projectOf(target), result: "success", ip: clientIp(c) });
 }
 
 /**
  * The account behind a principal (a token's subject, as it is now). A token whose account was
  * disabled or deleted since it was issued gets the challenge, like any refused credentials.
  */
-async function accountOf(c: AppContext, principal: Principal): Promise<Principal> {
+async function accountOf(c: AppContext, principal: Principal, freshness: Freshness): Promise<Principal> {
   try {
-    return await identityOf(c.env, principal);
+    return await identityOf(c.env, principal, freshness);
   } catch (error) {
     if (!(error instanceof RegistryError) || error.code !== "UNAUTHORIZED") throw error;
     const { realm, service } = tokenParties(c.var.config, c.req.url);
@@ -98,23 +99,23 @@ async function accountOf(c: AppContext, principal: Principal): Promise<Principal
 }
 
 /** Who sends the request, once their request budget allows it (worker/auth/request-limit.ts). */
-async function principalOf(c: AppContext): Promise<Principal> {
-  const principal = await authenticate(c.env, c.var.config, credentialsOf(c));
+async function principalOf(c: AppContext, need: Need): Promise<Principal> {
+  const principal = await authenticate(c.env, c.var.config, credentialsOf(c, freshnessFor(need)));
   const rule = c.var.config.auth.requestLimit;
-  if (rule !== null) await limitRequest(c.env, rule, limitKey(principal, ipOf(c)));
+  if (rule !== null) await limitRequest(c.env, rule, limitKey(principal, clientIp(c)));
   return principal;
 }
 
 /** Authenticates, spends the request budget, decides; a refusal to a signed-in principal is audited. */
 async function decide(c: AppContext, need: Need): Promise<Decision> {
-  const principal = await principalOf(c);
+  const principal = await principalOf(c, need);
   try {
     return await authorizePrincipal(c.env, c.var.config, principal, tokenParties(c.var.config, c.req.url), need);
   } catch (error) {
     // A challenge to someone who sent no credentials is not an attempt (see registry-audit.ts).
     if (error instanceof RegistryError && principal.kind !== "anonymous" && (need.kind === "read" || need.kind === "write")) {
       const target: ReadTarget = need.kind === "read" ? need.target : { kind: "local", repository: need.name };
-      auditRegistry(c.env, waitUntilOf(c), { principal, action: need.action, resource: need.name, project: projectOf(target), result: "denied", ip: ipOf(c) });
+      auditRegistry(c.env, waitUntilOf(c), { principal, action: need.action, resource: need.name, project: projectOf(target), result: "denied", ip: clientIp(c) });
     }
     throw error;
   }
@@ -126,12 +127,3 @@ function projectOf(target: ReadTarget): string | null {
   const slash = target.repository.indexOf("/");
   return slash === -1 ? null : target.repository.slice(0, slash);
 }
-
-function credentialsOf(c: AppContext) {
-  return { authorization: c.req.header("Authorization") ?? null, ip: ipOf(c), url: c.req.url };
-}
-
-function ipOf(c: AppContext): string | null {
-  return c.req.header("CF-Connecting-IP") ?? null;
-}
-

@@ -1,6 +1,8 @@
 // What every route handler shares: the Hono environment type and the small helpers that read
 // a request's parts into the branded types of worker/oci.
 import type { Context } from "hono";
+import type { Freshness } from "../auth/account-state";
+import type { AuthenticationRequest } from "../auth/authenticate";
 import type { Config } from "../config";
 import type { Bindings, WaitUntil } from "../env";
 import { parseRepoName, type RepoName } from "../oci/names";
@@ -32,6 +34,16 @@ export function routingQuery(c: AppContext): Record<string, string> {
 /** Work that may finish after the answer (statistics), bound to this request. */
 export function waitUntilOf(c: AppContext): WaitUntil {
   return (promise) => c.executionCtx.waitUntil(promise);
+}
+
+/** The client's address as Cloudflare's edge reports it; null when the request did not come through it. */
+export function clientIp(c: Context): string | null {
+  return c.req.header("CF-Connecting-IP") ?? null;
+}
+
+/** What authentication needs of a request, for credentials that must be `freshness` current. */
+export function credentialsOf(c: Context, freshness: Freshness): AuthenticationRequest {
+  return { authorization: c.req.header("Authorization") ?? null, ip: clientIp(c), url: c.req.url, freshness, waitUntil: (promise) => c.executionCtx.waitUntil(promise) };
 }
 
 /** Content-Length as a number, or null when absent (chunked transfer) or malformed. */

@@ -2,11 +2,12 @@
 import { Hono } from "hono";
 import { CACHE_HEADER } from "../proxy/cache-stats";
 import { parseReadReference, parseReference, parseTag, type Reference, type Tag } from "../oci/names";
+import { readRequestBody } from "../bounded-body";
 import { RegistryError } from "../errors";
 import { getProxiedManifest } from "../proxy/manifest-cache";
-import { deleteManifest, getManifest, type ManifestContent, putManifest, readManifestBody } from "../services/manifests";
+import { deleteManifest, getManifest, type ManifestContent, MAX_MANIFEST_BYTES, putManifest } from "../services/manifests";
 import { allowRead, allowWrite, auditDone } from "./authorization";
-import { type AppEnv, contentLength, readTarget, waitUntilOf } from "./context";
+import { type AppEnv, readTarget, waitUntilOf } from "./context";
 
 export const manifestRoutes = new Hono<AppEnv>();
 
@@ -51,7 +52,9 @@ manifestRoutes.put("/:name{.+}/manifests/:reference", async (c) => {
   const reference = parseReference(c.req.param("reference"));
   const { repository, principal } = await allowWrite(c, "push");
   const extraTags = reference.kind === "digest" ? tagParams(c.req.queries("tag") ?? []) : [];
-  const bytes = await readManifestBody(c.req.raw.body, contentLength(c));
+  // 413 over 8 MiB, before or while reading (spec v1.1 "Pushing Manifests": registries SHOULD
+  // take at least 4 MB and answer 413 past their limit).
+  const bytes = await readRequestBody(c.req.raw, MAX_MANIFEST_BYTES, "the manifest");
   const { digest, subject } = await putManifest(c.env, repository, reference, bytes, c.req.header("Content-Type") ?? null, extraTags);
   const headers: Record<string, string> = {
     Location: `/v2/${repository}/manifests/${digest}`,

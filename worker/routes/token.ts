@@ -4,7 +4,8 @@
 //   POST /token                  OAuth2 password and refresh_token grants (RFC 6749 §4.3, §6;
 //                                distribution's "OAuth2 Token Authentication"; what containerd
 //                                and docker with a stored identity token use)
-//   GET  /.well-known/jwks.json  the public signing key (RFC 7517 §5)
+//   GET  /.well-known/jwks.json  the public keys that verify its tokens (RFC 7517 §5): the
+//                                current one first, then the previous one after a rotation
 //
 // Wrong credentials are 401 on both, never an anonymous token: "if an attempt to authenticate
 // to the token server fails, the token server should return a 401 Unauthorized response"
@@ -15,20 +16,23 @@
 // same 401 there. Malformed requests are 400 with RFC 6749 §5.2's body.
 import { Hono } from "hono";
 import { accessFor } from "../auth/access";
-import { authenticate, authenticatePassword, basicUsername, identityOf, tokenParties } from "../auth/authenticate";
+import { stampedAccount } from "../auth/account-state";
+import { authenticate, authenticatePassword, tokenParties } from "../auth/authenticate";
 import { auditLogin, auditRefusals } from "../auth/login-audit";
 import { type Principal, principalName } from "../auth/principal";
 import { parseScopes, type Scope } from "../auth/scopes";
-import { jwks, loadSigningKey } from "../auth/signing-key";
+import { jwks, loadSigningKeys } from "../auth/signing-key";
 import { type AccessEntry, issueRefreshToken, issueToken, verifyRefreshToken } from "../auth/tokens";
+import { readRequestBody, SMALL_BODY_BYTES } from "../bounded-body";
 import { RegistryError } from "../errors";
-import { type AppContext, type AppEnv, waitUntilOf } from "./context";
+import { type AppContext, type AppEnv, clientIp, credentialsOf, waitUntilOf } from "./context";
 
 export const tokenRoutes = new Hono<AppEnv>();
 
 // Tokens are credentials: no cache may keep them (RFC 6749 §5.1).
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
-const MAX_FORM_BYTES = 64 * 1024;
+// A token request is a few hundred bytes; the form is read only to 64 KiB (bounded-body.ts).
+const MAX_FORM_BYTES = SMALL_BODY_BYTES;
 
 tokenRoutes.get("/token", async (c) => {
   const wrongService = serviceMismatch(c, c.req.query("service"));
@@ -72,18 +76,19 @@ tokenRoutes.post("/token", async (c) => {
 
 tokenRoutes.get("/.well-known/jwks.json", async (c) =>
   // Five minutes: a rotated key reaches verifiers soon, and the set is not fetched per token.
-  c.json(jwks(await loadSigningKey(c.var.config.auth.signingKey)), 200, { "Cache-Control": "public, max-age=300" }),
+  c.json(jwks(await loadSigningKeys(c.var.config.auth)), 200, { "Cache-Control": "public, max-age=300" }),
 );
 
 /** Basic credentials or none; a bearer token does not buy another token (it would never expire). */
 async function signIn(c: AppContext): Promise<Principal> {
   try {
-    const principal = await authenticate(c.env, c.var.config, { authorization: c.req.header("Authorization") ?? null, ip: clientIp(c), url: c.req.url });
+    // Tokens are issued from an account at most a few seconds old (account-state.ts), and failed
+    // sign-ins are audited where the password is checked (sign-in.ts).
+    const principal = await authenticate(c.env, c.var.config, credentialsOf(c, "change"));
     if (principal.kind === "token") throw new RegistryError("UNAUTHORIZED", "the token endpoint takes Basic credentials, not a token");
     if (principal.kind !== "anonymous") auditLogin(c.env, waitUntilOf(c), { principal: principalName(principal), result: "success", ip: clientIp(c) });
     return principal;
   } catch (error) {
-    if (error instanceof RegistryError) auditFailedLogin(c, basicUsername(c.req.header("Authorization") ?? null), error);
     // The token endpoint is where credentials go, so its challenge asks for them (RFC 7617),
     // not for a token from itself.
     if (error instanceof RegistryError && error.code === "UNAUTHORIZED") throw new RegistryError("UNAUTHORIZED", error.message, { headers: basicChallenge(c) });
@@ -91,12 +96,16 @@ async function signIn(c: AppContext): Promise<Principal> {
   }
 }
 
-/** The account a refresh token was issued to, as it is now (disabled or expired: refused). */
+/**
+ * The account a refresh token was issued to, as it is now: refused at once (no remembered copy)
+ * when the account is gone, disabled, expired, or its password or secret changed since.
+ */
 async function refreshed(c: AppContext, refreshToken: string): Promise<Principal> {
-  const key = await loadSigningKey(c.var.config.auth.signingKey);
-  const claims = await verifyRefreshToken(key, refreshToken, tokenParties(c.var.config, c.req.url));
+  // Current or previous key: a rotation keeps `docker login`s made before it (signing-key.ts).
+  const keys = await loadSigningKeys(c.var.config.auth);
+  const claims = await verifyRefreshToken(keys, refreshToken, tokenParties(c.var.config, c.req.url));
   if (claims === null || claims.subject === "") throw new RegistryError("UNAUTHORIZED", "the refresh token is invalid or has expired");
-  return identityOf(c.env, { kind: "token", subject: claims.subject, access: [] });
+  return stampedAccount(c.env, claims.subject, claims.account, "now");
 }
 
 /** An RFC 6749 §5.2 error of POST /token, which answers OAuth2's body rather than the registry's. */
@@ -114,9 +123,9 @@ async function readForm(c: AppContext): Promise<URLSearchParams> {
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(c.req.header("Content-Type") ?? "")) {
     throw new OAuthError(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
   }
-  // A token request is a few hundred bytes; a large body is not one, and is not read.
-  if (Number(c.req.header("Content-Length") ?? 0) > MAX_FORM_BYTES) throw new OAuthError(400, "invalid_request", "the form is too large");
-  const form = new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()));
+  // Bounded while reading, and before any sign-in: an oversized body (chunked too) is 413 after
+  // at most 64 KiB, and never spends a login attempt of the name it may carry.
+  const form = new URLSearchParams(new TextDecoder().decode(await readRequestBody(c.req.raw, MAX_FORM_BYTES, "the form")));
   const wrongService = serviceMismatch(c, form.get("service") ?? undefined);
   if (wrongService !== null) throw new OAuthError(400, "invalid_request", wrongService);
   return form;
@@ -129,10 +138,8 @@ async function grantOf(c: AppContext, form: URLSearchParams): Promise<{ principa
     const username = form.get("username");
     const password = form.get("password");
     if (!username || password === null) throw new OAuthError(400, "invalid_request", "the password grant needs username and password");
-    const principal = await authenticatePassword(c.env, c.var.config, { username, password }, { ip: clientIp(c), url: c.req.url }).catch((error: unknown) => {
-      if (error instanceof RegistryError) auditFailedLogin(c, username, error);
-      throw error;
-    });
+    const { authorization, ...request } = credentialsOf(c, "change");
+    const principal = await authenticatePassword(c.env, c.var.config, { username, password }, request);
     auditLogin(c.env, waitUntilOf(c), { principal: principalName(principal), result: "success", ip: clientIp(c) });
     // access_type=offline asks for a refresh token (distribution's OAuth2 spec).
     return { principal, offline: form.get("access_type") === "offline" };
@@ -151,13 +158,15 @@ async function grantOf(c: AppContext, form: URLSearchParams): Promise<{ principa
 async function issue(c: AppContext, principal: Principal, scopes: Scope[], offline: boolean) {
   const { config } = c.var;
   const { issuer, service } = tokenParties(config, c.req.url);
-  const key = await loadSigningKey(config.auth.signingKey);
+  const key = (await loadSigningKeys(config.auth)).current;
   const subject = principalName(principal);
+  // The account as access was decided for it: the token names it, and dies when it changes.
+  const account = principal.kind === "user" || principal.kind === "robot" ? principal.account : null;
   const access: AccessEntry[] = await accessFor(c.env, config, principal, scopes);
   auditRefusals(c.env, waitUntilOf(c), { principal: subject || "anonymous", requested: scopes, granted: access, ip: clientIp(c) });
   const [token, refresh] = await Promise.all([
-    issueToken(key, { issuer, service, subject, access, lifetimeSeconds: config.auth.tokenLifetimeSeconds }),
-    offline ? issueRefreshToken(key, { issuer, service, subject }) : null,
+    issueToken(key, { issuer, service, subject, account, access, lifetimeSeconds: config.auth.tokenLifetimeSeconds }),
+    offline && account !== null ? issueRefreshToken(key, { issuer, service, subject, account: { id: account.id, credentialEpoch: account.credentialEpoch } }) : null,
   ]);
   return { token, access, refreshToken: refresh?.token };
 }
@@ -179,12 +188,3 @@ function basicChallenge(c: AppContext): Record<string, string> {
   return { "WWW-Authenticate": `Basic realm="${tokenParties(c.var.config, c.req.url).service}", charset="UTF-8"` };
 }
 
-/** A refused sign-in: `denied` when throttled, `failure` for wrong credentials. */
-function auditFailedLogin(c: AppContext, username: string | null, error: RegistryError): void {
-  if (username === null || (error.code !== "UNAUTHORIZED" && error.code !== "TOOMANYREQUESTS")) return;
-  auditLogin(c.env, waitUntilOf(c), { principal: username, result: error.code === "TOOMANYREQUESTS" ? "denied" : "failure", ip: clientIp(c) });
-}
-
-function clientIp(c: AppContext): string | null {
-  return c.req.header("CF-Connecting-IP") ?? null;
-}

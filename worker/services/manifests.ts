@@ -18,7 +18,7 @@ import {
   recordManifest,
   type StoredManifest,
 } from "../storage/db/queries/manifests";
-import { readAtMost } from "../streams";
+import { readBounded } from "../bounded-body";
 import { missingBytes } from "./blobs";
 
 /** Manifests up to this size are accepted; the spec asks registries to take at least 4 MiB. */
@@ -93,12 +93,12 @@ export async function deleteManifest(env: Bindings, repository: RepoName, refere
   if (!deleted) throw unknownManifest(repository, reference);
 }
 
-/** Reads a manifest body of at most MAX_MANIFEST_BYTES, refusing larger ones early. */
-export async function readManifestBody(body: ReadableStream<Uint8Array> | null, declaredLength: number | null): Promise<Uint8Array> {
-  if (declaredLength !== null && declaredLength > MAX_MANIFEST_BYTES) throw tooLarge();
-  const bytes = await readAtMost(body, MAX_MANIFEST_BYTES);
-  if (bytes === null) throw tooLarge();
-  return bytes;
+/**
+ * Reads a manifest body (an upstream's, a stored one) of at most MAX_MANIFEST_BYTES, refusing
+ * larger ones before or while reading (413 SIZE_INVALID, bounded-body.ts).
+ */
+export function readManifestBody(body: ReadableStream<Uint8Array> | null, declaredLength: number | null): Promise<Uint8Array> {
+  return readBounded(body, declaredLength, MAX_MANIFEST_BYTES, "the manifest");
 }
 
 function findManifest(env: Bindings, repository: RepoName, reference: Reference): Promise<StoredManifest | null> {
@@ -153,10 +153,6 @@ function decodeUtf8(bytes: Uint8Array): string | null {
 function unknownManifest(repository: RepoName, reference: Reference): RegistryError {
   const what = reference.kind === "tag" ? `tag ${reference.tag}` : `manifest ${reference.digest}`;
   return new RegistryError("MANIFEST_UNKNOWN", `${what} is not in repository ${repository}`);
-}
-
-function tooLarge(): RegistryError {
-  return new RegistryError("SIZE_INVALID", `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`, { status: 413 });
 }
 
 function unique<T>(values: T[]): T[] {

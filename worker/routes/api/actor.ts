@@ -5,7 +5,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { authenticate, identityOf } from "../../auth/authenticate";
 import { RegistryError } from "../../errors";
 import type { Actor } from "../../services/management/actor";
-import type { AppEnv } from "../context";
+import { type AppEnv, clientIp, credentialsOf } from "../context";
 
 export interface ApiEnv {
   Bindings: AppEnv["Bindings"];
@@ -19,10 +19,12 @@ export type ApiContext = Context<ApiEnv>;
 const CHALLENGE = { "WWW-Authenticate": 'Basic realm="Pier"' };
 
 export const requireActor: MiddlewareHandler<ApiEnv> = async (c, next) => {
-  const ip = c.req.header("CF-Connecting-IP") ?? null;
+  const ip = clientIp(c);
   let principal;
   try {
-    principal = await identityOf(c.env, await authenticate(c.env, c.var.config, { authorization: c.req.header("Authorization") ?? null, ip, url: c.req.url }));
+    // Every management request is a change, or reads what only a current account may read:
+    // credentials are checked against an account at most a few seconds old (account-state.ts).
+    principal = await identityOf(c.env, await authenticate(c.env, c.var.config, credentialsOf(c, "change")), "change");
   } catch (error) {
     if (error instanceof RegistryError && error.code === "UNAUTHORIZED") throw new RegistryError("UNAUTHORIZED", error.message, { headers: CHALLENGE });
     throw error;

@@ -11,6 +11,7 @@ import { enqueuePrefetch, prefetchJob, recentPrefetches } from "../../services/p
 import { cacheStats } from "../../services/cache-stats";
 import { requireSystemAdmin } from "../../services/management/guard";
 import { type ApiEnv, requireActor } from "./actor";
+import { jsonBody } from "./body";
 
 export const cacheApiRoutes = new Hono<ApiEnv>();
 
@@ -30,9 +31,8 @@ cacheApiRoutes.get("/stats", async (c) => {
 });
 
 cacheApiRoutes.post("/prefetch", async (c) => {
-  const body = await c.req.json().catch(() => null);
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new RegistryError("INVALID_REQUEST", "the body must be a JSON object");
-  const { upstream, repository, reference, platform } = body as Record<string, unknown>;
+  // Read with the management API's bound (64 KiB, 413 past it), never whole whatever its size.
+  const { upstream, repository, reference, platform } = await jsonBody(c);
   if (typeof upstream !== "string" || typeof repository !== "string" || typeof reference !== "string") {
     throw new RegistryError("INVALID_REQUEST", '"upstream", "repository" and "reference" are required strings');
   }

@@ -1,6 +1,7 @@
 // Reading the audit log (issue 4, "Audit": "listed and filtered through the management API,
 // admins and project admins only"): one project's records for whoever may readLogs there, the
 // whole log for system admins. Newest first, paged by an id cursor.
+import { flushLoginAudit } from "../../auth/login-audit";
 import { flushRegistryAudit } from "../../auth/registry-audit";
 import type { Bindings } from "../../env";
 import { database } from "../../storage/db/client";
@@ -28,13 +29,15 @@ export interface AuditItem {
   project: string | null;
   result: AuditRow["result"];
   ip: string | null;
+  /** How many times it happened: sign-ins are counted per name, address and minute. */
+  count: number;
 }
 
 export async function listAuditLogs(env: Bindings, actor: Actor, query: AuditQuery): Promise<Page<AuditItem>> {
   // A system admin reads the whole log, and any project's records, a deleted project's too.
   if (!isSystemAdmin(actor)) await requireReadable(env, actor, query.project);
-  // The records of pulls, pushes and deletes this isolate has not written yet are written now.
-  await flushRegistryAudit(env);
+  // The records of sign-ins, pulls, pushes and deletes this isolate has not written yet are written now.
+  await Promise.all([flushRegistryAudit(env), flushLoginAudit(env)]);
   const { limit, ...filter } = query;
   const rows = await listAudit(database(env.DB), filter, limit + 1);
   return pageOf(rows, limit, auditItem, (row) => `${row.at}.${row.id}`);
@@ -58,6 +61,7 @@ function auditItem(row: AuditRow): AuditItem {
     resource: row.resource,
     project: row.project,
     result: row.result,
+    count: row.count,
     ip: row.ip,
   };
 }

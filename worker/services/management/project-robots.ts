@@ -2,11 +2,14 @@
 // permissions, an expiry and a secret shown once. Their login name is `robot$<project>+<name>`
 // (Harbor's form), so the name alone says which project a robot belongs to. Managing them is
 // the project admin's (manageRobots); maintainers may list them (listRobots).
+import { grantIn } from "../../auth/access";
+import { isAllowed } from "../../auth/permissions";
 import { ROBOT_PREFIX } from "../../auth/principal";
+import { projectFacts } from "../../auth/project-facts";
 import type { Bindings } from "../../env";
 import { database } from "../../storage/db/client";
 import { listProjectRobots } from "../../storage/db/queries/robots";
-import type { Actor } from "./actor";
+import { type Actor, isSystemAdmin } from "./actor";
 import { projectFor } from "./guard";
 import type { NewProjectRobot } from "./inputs";
 import { insertRobot, refreshSecret, type RobotSecret, removeRobot, setDisabled, storedRobot } from "./robot-accounts";
@@ -24,11 +27,28 @@ export async function createProjectRobot(env: Bindings, actor: Actor, project: s
   return { ...projectRobotView(row, row.grants, project), secret };
 }
 
-/** The project's robots, never their secrets; system robots with permissions here included. */
+/**
+ * The project's robots, never their secrets; system robots with permissions here included.
+ * A system robot's grants elsewhere are shown only on projects the caller can see itself: a
+ * project admin must not learn the names of private projects through a shared robot.
+ */
 export async function listProjectRobotViews(env: Bindings, actor: Actor, project: string): Promise<{ items: ProjectRobotView[] }> {
   await projectFor(env, actor, project, "listRobots", { action: "robot.list", resource: project });
   const robots = await listProjectRobots(database(env.DB), project);
-  return { items: robots.map((robot) => projectRobotView(robot, robot.grants, project)) };
+  const visible = await visibleProjects(env, actor, new Set(robots.flatMap((robot) => robot.grants.map((grant) => grant.project))));
+  return { items: robots.map((robot) => projectRobotView(robot, robot.grants.filter((grant) => visible.has(grant.project)), project)) };
+}
+
+/** Which of `names` the actor may see (pull), the project asked about among them. */
+async function visibleProjects(env: Bindings, actor: Actor, names: Set<string>): Promise<Set<string>> {
+  if (isSystemAdmin(actor)) return names;
+  const seen = await Promise.all(
+    [...names].map(async (name) => {
+      const [facts, grant] = await Promise.all([projectFacts(env, name), grantIn(env, actor.principal, name)]);
+      return facts !== null && isAllowed(grant, "pull", facts) ? [name] : [];
+    }),
+  );
+  return new Set(seen.flat());
 }
 
 export async function getProjectRobot(env: Bindings, actor: Actor, project: string, name: string): Promise<ProjectRobotView> {

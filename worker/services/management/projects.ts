@@ -2,7 +2,7 @@
 // Created by system admins, or by any user when PIER_USERS_CREATE_PROJECTS is on; a user who
 // creates one becomes its project admin, so it is never left without someone to manage it.
 // Only local projects are made here: proxy projects follow PIER_UPSTREAMS (worker/auth/access.ts).
-import { forgetVerifiedLogins } from "../../auth/authenticate";
+import { forgetAccount } from "../../auth/account-state";
 import { forgetProjectFacts } from "../../auth/project-facts";
 import type { Config } from "../../config";
 import type { Bindings } from "../../env";
@@ -39,7 +39,7 @@ async function insertOwnedProject(env: Bindings, actor: Actor, project: NewProje
   const db = database(env.DB);
   if (!(await insertProject(db, { name: project.name, kind: "local", public: project.public, createdBy: loginName(actor) }))) return false;
   // A system admin needs no role: they may do everything in every project already.
-  if (!isSystemAdmin(actor)) await setMember(db, project.name, loginName(actor), "projectAdmin");
+  if (!isSystemAdmin(actor)) await setMember(db, project.name, loginName(actor), "projectAdmin", [], { keepAnAdmin: false });
   await audit(env, actor, { action: "project.create", resource: project.name, project: project.name });
   return true;
 }
@@ -91,6 +91,6 @@ export async function deleteProject(env: Bindings, actor: Actor, name: string): 
     throw new RegistryError("CONFLICT", `project "${name}" still holds images; delete their manifests first (DELETE /v2/<name>/manifests/<digest>)`);
   }
   forgetProjectFacts(env, name);
-  for (const robot of deletion.robots) forgetVerifiedLogins(robot);
+  for (const account of deletion.affected) forgetAccount(env, account);
   await audit(env, actor, { ...entry, project: name });
 }

@@ -1,7 +1,7 @@
 // What project and system robots share: a secret drawn at creation or refresh, shown once and
 // stored only as a PBKDF2 hash, and the changes an account can go through (disable, enable,
 // new secret, delete). Authorisation is the caller's (project-robots.ts, system-robots.ts).
-import { forgetVerifiedLogins } from "../../auth/authenticate";
+import { forgetAccount } from "../../auth/account-state";
 import { generateSecret, hashSecret } from "../../auth/passwords";
 import type { Bindings } from "../../env";
 import { RegistryError } from "../../errors";
@@ -49,8 +49,9 @@ export async function storedRobot(env: Bindings, login: string, level: RobotRow[
 /** Disables or enables the robot: a disabled robot cannot sign in, nor use a token it holds. */
 export async function setDisabled(env: Bindings, actor: Actor, robot: StoredRobot, disabled: boolean, project: AuditProject): Promise<StoredRobot> {
   await setRobotDisabled(database(env.DB), robot.name, disabled);
-  // Sign-ins this isolate remembers must not outlive the change (others forget within 60 s).
-  if (disabled) forgetVerifiedLogins(robot.name);
+  // Disabling moves the credential epoch (robots.ts): its tokens die, here at once, elsewhere
+  // within the bounds of worker/auth/account-state.ts.
+  forgetAccount(env, robot.name);
   await audit(env, actor, { action: disabled ? "robot.disable" : "robot.enable", resource: robot.name, project });
   return { ...robot, disabled };
 }
@@ -59,13 +60,13 @@ export async function setDisabled(env: Bindings, actor: Actor, robot: StoredRobo
 export async function refreshSecret(env: Bindings, actor: Actor, robot: StoredRobot, project: AuditProject): Promise<RobotSecret> {
   const secret = generateSecret();
   await setRobotSecret(database(env.DB), robot.name, await hashSecret(secret));
-  forgetVerifiedLogins(robot.name);
+  forgetAccount(env, robot.name);
   await audit(env, actor, { action: "robot.secret", resource: robot.name, project });
   return { name: robot.name, secret };
 }
 
 export async function removeRobot(env: Bindings, actor: Actor, robot: StoredRobot, project: AuditProject): Promise<void> {
   await deleteRobot(database(env.DB), robot.name);
-  forgetVerifiedLogins(robot.name);
+  forgetAccount(env, robot.name);
   await audit(env, actor, { action: "robot.delete", resource: robot.name, project });
 }

@@ -1,10 +1,11 @@
 // User accounts (issue 4, "Principals and projects"): created and listed by system admins only,
 // as in Harbor; a user may read their own account. Passwords are stored only as PBKDF2 hashes.
 // Disabling, re-enabling, a new password and deletion are for system admins too; `admin` itself
-// is left alone (its password is ADMIN_PASSWORD, and it must never be locked out). Each of them
-// forgets this isolate's verified Basic logins, so the change holds here at once (others may
-// trust a cached login for up to a minute: worker/auth/authenticate.ts).
-import { forgetVerifiedLogins } from "../../auth/authenticate";
+// is left alone (its password is ADMIN_PASSWORD, and it must never be locked out). A new
+// password and a disable move the account's credential epoch in the same statement, and a
+// deletion removes its id: every token, refresh token and remembered login issued before stops
+// working, here at once and elsewhere within the bounds of worker/auth/account-state.ts.
+import { forgetAccount } from "../../auth/account-state";
 import { hashSecret } from "../../auth/passwords";
 import { ADMIN_USERNAME } from "../../auth/principal";
 import { ANONYMOUS_NAME } from "../../auth/registry-audit";
@@ -53,12 +54,13 @@ export async function updateUser(env: Bindings, config: Config, actor: Actor, us
   await requireSystem(env, config, actor, "manageUsers", { action: "user.update", resource: username, project: null });
   if (username === ADMIN_USERNAME) throw invalid(`the "${ADMIN_USERNAME}" user cannot be changed here: its password is ADMIN_PASSWORD, and it cannot be disabled`);
   const passwordHash = update.password === undefined ? undefined : await hashSecret(update.password);
-  const row = await updateUserRow(database(env.DB), username, {
+  const changes = {
     ...(update.disabled !== undefined && { disabled: update.disabled }),
     ...(passwordHash !== undefined && { passwordHash }),
-  });
+  };
+  const row = await updateUserRow(database(env.DB), username, changes, passwordHash !== undefined || update.disabled === true);
   if (row === null) throw userUnknown(username);
-  forgetVerifiedLogins(username);
+  forgetAccount(env, username);
   if (update.disabled !== undefined) await audit(env, actor, { action: update.disabled ? "user.disable" : "user.enable", resource: username, project: null });
   if (passwordHash !== undefined) await audit(env, actor, { action: "user.password", resource: username, project: null });
   return userView(row);
@@ -70,7 +72,7 @@ export async function deleteUser(env: Bindings, config: Config, actor: Actor, us
   await requireSystem(env, config, actor, "manageUsers", entry);
   if (username === ADMIN_USERNAME) throw invalid(`the "${ADMIN_USERNAME}" user cannot be deleted: it signs in with ADMIN_PASSWORD`);
   if (!(await deleteUserRow(database(env.DB), username))) throw userUnknown(username);
-  forgetVerifiedLogins(username);
+  forgetAccount(env, username);
   await audit(env, actor, entry);
 }
 

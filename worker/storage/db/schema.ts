@@ -144,9 +144,26 @@ export const prefetchJobs = sqliteTable("prefetch_jobs", {
 // --- Identity and access (worker/auth) ----------------------------------------------------------
 // Principals are users and robot accounts, named by their login names (which never change, so
 // they key the tables directly). Secrets are stored only as PBKDF2 hashes (worker/auth/passwords.ts).
+//
+// Revocation (worker/auth/account-state.ts): every account has a random `id`, drawn when it is
+// created, and two counters that tokens carry and must still match. A deleted account that is
+// created again under the same name gets a new id, so it inherits no token. `credential_epoch`
+// moves when the secret changes or the account is disabled: every token and refresh token
+// issued before stops working. `access_epoch` moves when what the account may do shrinks
+// (a membership removed, a role lowered, a project deleted): access tokens, which carry the
+// access decided when they were issued, stop working; refresh tokens, which carry none, go on.
+const accountColumns = () => ({
+  id: text("id")
+    .notNull()
+    .unique()
+    .$defaultFn(() => crypto.randomUUID()),
+  credentialEpoch: integer("credential_epoch").notNull().default(0),
+  accessEpoch: integer("access_epoch").notNull().default(0),
+});
 
 export const users = sqliteTable("users", {
   username: text("username").primaryKey(),
+  ...accountColumns(),
   passwordHash: text("password_hash").notNull(),
   /** System administrators may do everything, in every project. */
   isAdmin: integer("is_admin", { mode: "boolean" }).notNull().default(false),
@@ -162,6 +179,11 @@ export const projects = sqliteTable("projects", {
   name: text("name").primaryKey(),
   kind: text("kind", { enum: ["local", "proxy"] }).notNull(),
   public: integer("public", { mode: "boolean" }).notNull().default(false),
+  /**
+   * When the project last stopped being public (ms since the epoch), or null. A token issued
+   * before then was decided while the project was public: its pulls are decided again.
+   */
+  restrictedAt: integer("restricted_at"),
   createdBy: text("created_by"),
   createdAt: createdAt(),
 });
@@ -181,6 +203,7 @@ export const projectMembers = sqliteTable(
 /** Robot accounts: a login name, a hashed secret, an expiry; system robots span projects. */
 export const robots = sqliteTable("robots", {
   name: text("name").primaryKey(),
+  ...accountColumns(),
   level: text("level", { enum: ["system", "project"] }).notNull(),
   secretHash: text("secret_hash").notNull(),
   description: text("description"),
@@ -216,6 +239,10 @@ export const auditLogs = sqliteTable(
     project: text("project"),
     result: text("result", { enum: ["success", "failure", "denied"] }).notNull(),
     ip: text("ip"),
+    /** How many times it happened: failed sign-ins are one record per name, address and minute. */
+    count: integer("count").notNull().default(1),
+    /** Set on aggregated records (failed sign-ins): the key further ones of the same minute add to. */
+    aggregateKey: text("aggregate_key").unique(),
   },
   // Listed newest first by (at, id): pulls and pushes are written a second after they happen
   // (worker/storage/deferred-writes.ts), so ids alone are not in time order. An index holds the

@@ -1,18 +1,31 @@
 // The audit log: appended in batches, listed newest first with an id cursor.
-import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../client";
 import { auditLogs } from "../schema";
 
 export type AuditRecord = Omit<typeof auditLogs.$inferInsert, "id">;
 export type AuditRow = typeof auditLogs.$inferSelect;
 
-/** D1 binds at most 100 parameters per statement; a record has 7 columns. */
-const RECORDS_PER_INSERT = 14;
+/** D1 binds at most 100 parameters per statement; a record binds one per column at most. */
+const RECORDS_PER_INSERT = Math.floor(100 / Object.keys(getTableColumns(auditLogs)).length);
 
 export async function appendAudit(db: Database, records: AuditRecord[]): Promise<void> {
+  await insertInBatches(db, records, false);
+}
+
+/**
+ * Appends aggregated records (each with an aggregateKey): a record whose key is already in the
+ * log adds its count to the one there instead of becoming another row.
+ */
+export async function addAuditCounts(db: Database, records: (AuditRecord & { aggregateKey: string; count: number })[]): Promise<void> {
+  await insertInBatches(db, records, true);
+}
+
+async function insertInBatches(db: Database, records: AuditRecord[], aggregate: boolean): Promise<void> {
   const statements = [];
   for (let start = 0; start < records.length; start += RECORDS_PER_INSERT) {
-    statements.push(db.insert(auditLogs).values(records.slice(start, start + RECORDS_PER_INSERT)));
+    const insert = db.insert(auditLogs).values(records.slice(start, start + RECORDS_PER_INSERT));
+    statements.push(aggregate ? insert.onConflictDoUpdate({ target: auditLogs.aggregateKey, set: { count: sql`${auditLogs.count} + excluded.count` } }) : insert);
   }
   if (statements.length > 0) await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
 }

@@ -4,12 +4,13 @@
 // links (blobs without a manifest are unreachable; their bytes are garbage collection's). All in one batch (one D1 transaction), every statement guarded by
 // the same emptiness check, so either the project and its references go together or nothing
 // does: a project created later under the same name never inherits an old member or robot.
-import { and, eq, notExists, sql } from "drizzle-orm";
+import { and, eq, inArray, notExists, sql } from "drizzle-orm";
 import { ROBOT_PREFIX } from "../../../auth/principal";
 import type { Database } from "../client";
-import { manifests, projectMembers, projects, repositories, repositoryBlobs, robotPermissions, robots } from "../schema";
+import { manifests, projectMembers, projects, repositories, repositoryBlobs, robotPermissions, robots, users } from "../schema";
 
-export type ProjectDeletion = { deleted: true; robots: string[] } | { deleted: false; reason: "missing" | "notEmpty" };
+/** `affected`: the login names whose access changed (members, robots with grants, deleted robots). */
+export type ProjectDeletion = { deleted: true; affected: string[] } | { deleted: false; reason: "missing" | "notEmpty" };
 
 export async function deleteEmptyProject(db: Database, name: string): Promise<ProjectDeletion> {
   const prefix = `${name}/`;
@@ -18,7 +19,15 @@ export async function deleteEmptyProject(db: Database, name: string): Promise<Pr
   const empty = notExists(db.select({ one: sql`1` }).from(manifests).where(under(manifests.repository)));
   const robotPrefix = `${ROBOT_PREFIX}${name}+`;
   const ownRobot = and(eq(robots.level, "project"), sql`substr(${robots.name}, 1, ${robotPrefix.length}) = ${robotPrefix}`);
-  const [deletedRobots, , , , , deleted] = await db.batch([
+  // Whoever held access in the project loses it: their access epochs move first, in the same
+  // batch, so a token decided while the project existed opens nothing in a namesake created later.
+  const members = db.select({ username: projectMembers.username }).from(projectMembers).where(eq(projectMembers.project, name));
+  const grantees = db.select({ robot: robotPermissions.robot }).from(robotPermissions).where(eq(robotPermissions.project, name));
+  const [affectedMembers, affectedRobots, , , deletedRobots, , , , , deleted] = await db.batch([
+    members,
+    grantees,
+    db.update(users).set({ accessEpoch: sql`${users.accessEpoch} + 1` }).where(and(inArray(users.username, members), empty)),
+    db.update(robots).set({ accessEpoch: sql`${robots.accessEpoch} + 1` }).where(and(inArray(robots.name, grantees), empty)),
     db.delete(robots).where(and(ownRobot, empty)).returning({ name: robots.name }),
     db.delete(robotPermissions).where(and(eq(robotPermissions.project, name), empty)),
     db.delete(projectMembers).where(and(eq(projectMembers.project, name), empty)),
@@ -26,7 +35,7 @@ export async function deleteEmptyProject(db: Database, name: string): Promise<Pr
     db.delete(repositories).where(and(under(repositories.name), empty)),
     db.delete(projects).where(and(eq(projects.name, name), empty)).returning({ name: projects.name }),
   ]);
-  if (deleted.length > 0) return { deleted: true, robots: deletedRobots.map((robot) => robot.name) };
+  if (deleted.length > 0) return { deleted: true, affected: [...new Set([...deletedRobots.map((robot) => robot.name), ...affectedMembers.map((row) => row.username), ...affectedRobots.map((row) => row.robot)])] };
   const exists = await db.select({ name: projects.name }).from(projects).where(eq(projects.name, name)).limit(1);
   return { deleted: false, reason: exists.length === 0 ? "missing" : "notEmpty" };
 }

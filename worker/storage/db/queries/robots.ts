@@ -1,5 +1,5 @@
 // Robot accounts and their explicit per-project permissions.
-import { and, asc, eq, gt, inArray, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../client";
 import { robotPermissions, robots } from "../schema";
 
@@ -63,14 +63,23 @@ async function withGrants(db: Database, which: SQL): Promise<StoredRobot[]> {
   return rows.map((row) => ({ ...row, grants: byRobot.get(row.name) ?? [] }));
 }
 
+/** Disables or enables the robot; disabling moves its credential epoch, so enabling it again revives no old token. */
 export async function setRobotDisabled(db: Database, name: string, disabled: boolean): Promise<boolean> {
-  const updated = await db.update(robots).set({ disabled }).where(eq(robots.name, name)).returning({ name: robots.name });
+  const updated = await db
+    .update(robots)
+    .set({ disabled, ...(disabled && { credentialEpoch: sql`${robots.credentialEpoch} + 1` }) })
+    .where(eq(robots.name, name))
+    .returning({ name: robots.name });
   return updated.length > 0;
 }
 
-/** Replaces the robot's secret (the old one stops working at once). */
+/** Replaces the robot's secret and moves its credential epoch: the old secret and every token issued with it stop working. */
 export async function setRobotSecret(db: Database, name: string, secretHash: string): Promise<boolean> {
-  const updated = await db.update(robots).set({ secretHash }).where(eq(robots.name, name)).returning({ name: robots.name });
+  const updated = await db
+    .update(robots)
+    .set({ secretHash, credentialEpoch: sql`${robots.credentialEpoch} + 1` })
+    .where(eq(robots.name, name))
+    .returning({ name: robots.name });
   return updated.length > 0;
 }
 
