@@ -5,7 +5,10 @@
 // GET manifest by tag as three clients: anonymous, a bearer token from GET /token, and (for
 // information) a robot sending Basic credentials on every request. Prints the rates, the
 // server CPU per request and the ratios; saves everything to bench/results/access-<timestamp>.json.
-// Quicker tries: BENCH_WRK_SECONDS, BENCH_WRK_RUNS. See BENCHMARKS.md.
+// First, on a second Pier at the shipped defaults (issue 9): a rollout of 500 nodes through one
+// robot and from one NAT address (429s counted), 256 addresses guessing one password, and the
+// time a spread-out guesser needs per 1,000 guesses (bench/fleet-and-guessers.mjs).
+// Quicker tries: BENCH_WRK_SECONDS, BENCH_WRK_RUNS (0: the defaults part only). See BENCHMARKS.md.
 import { loadavg } from "node:os";
 import { cpuSeconds } from "./memory.mjs";
 import { giveUpAfter, runBenchmark } from "./processes.mjs";

@@ -64,6 +64,22 @@ describe("sign-in throttling of one address", () => {
     vi.useRealTimers();
   });
 
+  it("lets a fleet sign in at once with the right password: concurrency alone is never refused", async () => {
+    const robot = await newUser();
+    const from = address();
+    const answers = await Promise.all(Array.from({ length: 3 * SIGN_IN_RULES.pair.capacity }, () => getToken([], robot, from)));
+    expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+  });
+
+  it("checks no more parallel wrong guesses than the pair's budget", BUDGET_SPENDING, async () => {
+    const gina = await newUser();
+    const from = address();
+    const answers = await Promise.all(Array.from({ length: 3 * SIGN_IN_RULES.pair.capacity }, () => getToken([], wrong(gina), from)));
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(SIGN_IN_RULES.pair.capacity + 1);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(2 * SIGN_IN_RULES.pair.capacity - 1);
+  });
+
   it("throttles one address guessing across many names", BUDGET_SPENDING, async () => {
     const from = address();
     // The clock stands still: a hundred PBKDF2s take long enough here for a failure to be forgiven.

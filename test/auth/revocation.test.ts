@@ -3,11 +3,13 @@
 // issued before opens more than the account's new state allows. Changes here go through the
 // management API, so this isolate sees them at once; revocation-bounds.test.ts covers changes
 // made elsewhere.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { apiStatus, credentialsFor, deleteStatus, pullStatus, pushStatus, refreshStatus } from "../helpers/credentials";
-import { getToken, type Login, newUser } from "../helpers/identities";
+import { ADMIN, basic, getToken, type Login, newUser } from "../helpers/identities";
 import { api, apiJson, apiProject, apiRobot, member, shortName } from "../helpers/management";
 import { pushImage, request } from "../helpers/registry";
+import { pierWith } from "../helpers/rotated-pier";
 
 /** A private project holding one image, and its repository and manifest digest. */
 async function projectWithImage(): Promise<{ project: string; repository: string; digest: string }> {
@@ -179,5 +181,18 @@ describe("a project made private", () => {
     await apiJson(`/projects/${project}`, { method: "PATCH", body: { public: false } });
     expect(await pullStatus(guestToken, repository)).toBe(200);
     expect(await pullStatus(outsiderToken, repository)).toBe(404);
+  });
+});
+
+describe("a new ADMIN_PASSWORD", () => {
+  it("refuses the admin's tokens and refresh tokens issued under the old one, though nobody signed in with the new one", async () => {
+    const held = await credentialsFor(ADMIN, "anything/app", "pull");
+    const restarted = pierWith({ PIER_SIGNING_KEY: env.PIER_SIGNING_KEY, ADMIN_PASSWORD: "a-new-admin-password" });
+    const bearer = { headers: { Authorization: `Bearer ${held.token}` } };
+    expect((await restarted("/v2/", bearer)).status).toBe(401);
+    const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: held.refreshToken }).toString();
+    expect((await restarted("/token", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form })).status).toBe(401);
+    // The admin signs in with the password of the Pier it talks to, and gets fresh tokens there.
+    expect((await restarted("/v2/", { headers: { Authorization: basic({ username: "admin", password: "a-new-admin-password" }) } })).status).toBe(200);
   });
 });

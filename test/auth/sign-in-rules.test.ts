@@ -16,7 +16,15 @@ describe("the sign-in rules", () => {
       state = settle(reserved.state, "pair", T0, "failure", true);
     }
     const refused = reserve(state, "pair", T0).result;
-    expect(refused).toEqual({ admitted: false, retryAfterSeconds: 60 });
+    expect(refused).toEqual({ admitted: false, retryAfterSeconds: 60, waitable: false });
+  });
+
+  it("call a refusal waitable while attempts in flight hold reservations that a right password would give back", () => {
+    let state = emptyState("pair", T0);
+    for (let attempt = 0; attempt < SIGN_IN_RULES.pair.capacity; attempt++) state = reserve(state, "pair", T0).state;
+    expect(reserve(state, "pair", T0).result).toMatchObject({ admitted: false, waitable: true });
+    state = settle(state, "pair", T0, "success", true);
+    expect(reserve(state, "pair", T0).result.admitted).toBe(true);
   });
 
   it("give a right password's reservation back: successes are never counted", () => {

@@ -18,7 +18,9 @@ const STOP_TIMEOUT_MS = 10_000;
 const MAX_LOG_CHARS = 200_000;
 
 /**
- * Starts Pier and resolves once GET /v2/ answers 200: { url, host, dir, adminPassword, logs(mark?), logMark(), stop() }.
+ * Starts Pier and resolves once GET /v2/ answers 200: { url, host, dir, state, secrets, adminPassword, logs(mark?), logMark(), stop() }.
+ * `sharingStateOf` (another startPier() result): run on that Pier's state and secrets, in a
+ * workerd process of its own; stop it before the Pier whose state it shares.
  * `stop()` ends wrangler (and workerd under it) and deletes the state dir.
  *
  * `vars` ({ NAME: string }) are added to wrangler.toml's [vars] with `--var NAME:VALUE`: wrangler
@@ -26,13 +28,16 @@ const MAX_LOG_CHARS = 200_000;
  * `vars` holds, `--env-file` names an empty file in the temp dir: given an env file, wrangler
  * does not read the project's `.dev.vars`, so a developer's local settings never leak in.
  */
-export async function startPier({ vars = {} } = {}) {
+export async function startPier({ vars = {}, sharingStateOf = null } = {}) {
   const dir = makeTempDir("pier-e2e-");
-  const [state, tmp, envFile] = [join(dir, "state"), join(dir, "tmp"), join(dir, "no.env")];
+  const [tmp, envFile] = [join(dir, "tmp"), join(dir, "no.env")];
+  // A second Pier on the same state: another workerd process, so other isolates over the very
+  // same D1, R2 and Durable Object files (the closest a local run gets to another location).
+  const state = sharingStateOf?.state ?? join(dir, "state");
   mkdirSync(tmp);
   writeFileSync(envFile, "");
   // A Pier needs an admin password and a signing key: fresh ones for each Pier started here.
-  const secrets = await generateLocalSecrets();
+  const secrets = sharingStateOf?.secrets ?? (await generateLocalSecrets());
   const varArgs = Object.entries({ ...secrets, ...vars }).flatMap(([name, value]) => {
     if (typeof value !== "string") throw new TypeError(`startPier: var ${name} must be a string (JSON.stringify it)`);
     return ["--var", `${name}:${value}`];
@@ -74,7 +79,7 @@ export async function startPier({ vars = {} } = {}) {
   child.stderr.setEncoding("utf8").on("data", append);
   const { group, host, url, stop } = serverHandles(child, dir, port);
 
-  const pier = { url, host, dir, adminPassword: secrets.ADMIN_PASSWORD, logs, logMark: () => written, stop };
+  const pier = { url, host, dir, state, secrets, adminPassword: secrets.ADMIN_PASSWORD, logs, logMark: () => written, stop };
   // Signed in as admin: anonymous GET /v2/ is a 401 challenge (issue 4), and a 200 here also
   // proves the secrets were accepted.
   await waitUntilReady(url, { what: "wrangler dev", isRunning: group.isRunning, stop, output: () => log, headers: asAdmin(pier) });

@@ -18,8 +18,8 @@ export async function rotatedFrom(from: string): Promise<{ PIER_SIGNING_KEY: str
   return { PIER_SIGNING_KEY: await generateSigningKeyJwk(), PIER_SIGNING_KEY_PREVIOUS: publicPart(from) };
 }
 
-/** A Pier like the pool's, but with these signing-key secrets. */
-export function pierWith(secrets: { PIER_SIGNING_KEY: string; PIER_SIGNING_KEY_PREVIOUS?: string }): (path: string, init?: RequestInit) => Promise<Response> {
+/** A Pier like the pool's, but with these secrets (signing keys, or another ADMIN_PASSWORD). */
+export function pierWith(secrets: { PIER_SIGNING_KEY: string; PIER_SIGNING_KEY_PREVIOUS?: string; ADMIN_PASSWORD?: string }): (path: string, init?: RequestInit) => Promise<Response> {
   const bindings = { ...env, ...secrets } as unknown as Bindings;
   return async (path, init = {}) => {
     const ctx = createExecutionContext();

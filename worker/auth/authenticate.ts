@@ -10,9 +10,9 @@ import type { Config } from "../config";
 import type { Bindings, WaitUntil } from "../env";
 import { RegistryError } from "../errors";
 import { type Freshness, type Identity, stampedAccount } from "./account-state";
-import type { Principal } from "./principal";
 import { challenge } from "./scopes";
-import { type Credentials, signInWithPassword } from "./sign-in";
+import { ADMIN_USERNAME, type Principal } from "./principal";
+import { type Credentials, recordAdmin, signInWithPassword } from "./sign-in";
 import { loadSigningKeys } from "./signing-key";
 import { type TokenParties, verifyToken } from "./tokens";
 import { verifiedOnce } from "./verified-tokens";
@@ -89,6 +89,8 @@ async function bearer(env: Bindings, config: Config, token: string, parties: Tok
   if (claims === null) throw unauthorized(parties, "the bearer token is invalid or has expired");
   const principal: Principal = { kind: "token", subject: claims.subject, access: claims.access, account: claims.account, issuedAt: claims.issuedAt.getTime() };
   // The signature says who the token was issued to; the account says whether that still counts.
+  // The admin's account follows ADMIN_PASSWORD, which this isolate checks once before trusting it.
+  if (claims.subject === ADMIN_USERNAME) await recordAdmin(env, config);
   if (claims.account !== null) await withChallenge(parties, stampedAccount(env, claims.subject, claims.account, freshness));
   return principal;
 }

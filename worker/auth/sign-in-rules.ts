@@ -9,6 +9,9 @@
 //
 // Every attempt reserves one failure in each place before the password is checked, so a burst
 // of parallel guesses cannot outrun the count, and gives it back when the password was right.
+// An attempt refused only because others are still in flight (a fleet signing in at once with
+// the right password) waits for them to settle instead (durable-objects/sign-in-throttle.ts):
+// right passwords give their reservations back, and the waiting attempts go ahead.
 // The pair and the address refuse (429) when they hold no more failures. The name does not
 // refuse everyone: while its budget is spent (the name is under attack), an address that has
 // not failed for that name for QUIET_MS is still let through. So a guesser spread over many
@@ -43,14 +46,15 @@ export interface ThrottleState {
   bucket: Bucket;
   /** When the last failure was settled (ms), or null. */
   lastFailureAt: number | null;
-  /** Deadlines of attempts reserved and not settled yet. */
-  inFlight: number[];
+  /** Attempts reserved and not settled yet: until when they count, and whether they took a failure. */
+  inFlight: { until: number; taken: boolean }[];
 }
 
 export type Reservation =
   /** `quiet`: no failure for QUIET_MS and no other attempt in flight; `taken`: a failure was reserved. */
   | { admitted: true; quiet: boolean; taken: boolean }
-  | { admitted: false; retryAfterSeconds: number };
+  /** `waitable`: attempts in flight hold enough reservations that a settlement may admit this one. */
+  | { admitted: false; retryAfterSeconds: number; waitable: boolean };
 
 /** How an attempt ended: `failure` keeps the reserved failure; the others give it back. */
 export type Outcome = "success" | "failure" | "unused";
@@ -65,16 +69,17 @@ export function emptyState(kind: ThrottleKind, now: number): ThrottleState {
  */
 export function reserve(state: ThrottleState, kind: ThrottleKind, now: number, mayOverdraw = false): { state: ThrottleState; result: Reservation } {
   const rule = SIGN_IN_RULES[kind];
-  const inFlight = state.inFlight.filter((deadline) => deadline > now);
+  const inFlight = state.inFlight.filter((attempt) => attempt.until > now);
   const tokens = refilled(state.bucket, rule, now);
   const quiet = inFlight.length === 0 && (state.lastFailureAt === null || now - state.lastFailureAt >= QUIET_MS);
   if (tokens < 1 && !mayOverdraw) {
     const retryAfterSeconds = secondsUntil(1, tokens, rule);
-    return { state: { ...state, bucket: { tokens, updatedAt: now }, inFlight }, result: { admitted: false, retryAfterSeconds } };
+    const waitable = tokens + inFlight.filter((attempt) => attempt.taken).length >= 1;
+    return { state: { ...state, bucket: { tokens, updatedAt: now }, inFlight }, result: { admitted: false, retryAfterSeconds, waitable } };
   }
   const taken = tokens >= 1;
   return {
-    state: { bucket: { tokens: taken ? tokens - 1 : tokens, updatedAt: now }, lastFailureAt: state.lastFailureAt, inFlight: [...inFlight, now + ATTEMPT_TIMEOUT_MS] },
+    state: { bucket: { tokens: taken ? tokens - 1 : tokens, updatedAt: now }, lastFailureAt: state.lastFailureAt, inFlight: [...inFlight, { until: now + ATTEMPT_TIMEOUT_MS, taken }] },
     result: { admitted: true, quiet, taken },
   };
 }
@@ -83,12 +88,13 @@ export function reserve(state: ThrottleState, kind: ThrottleKind, now: number, m
 export function settle(state: ThrottleState, kind: ThrottleKind, now: number, outcome: Outcome, taken: boolean): ThrottleState {
   const rule = SIGN_IN_RULES[kind];
   const inFlight = [...state.inFlight];
-  inFlight.shift();
+  const settled = inFlight.findIndex((attempt) => attempt.taken === taken);
+  if (settled !== -1) inFlight.splice(settled, 1);
   const tokens = refilled(state.bucket, rule, now) + (taken && outcome !== "failure" ? 1 : 0);
   return {
     bucket: { tokens: Math.min(rule.capacity, tokens), updatedAt: now },
     lastFailureAt: outcome === "failure" ? now : state.lastFailureAt,
-    inFlight: inFlight.filter((deadline) => deadline > now),
+    inFlight: inFlight.filter((attempt) => attempt.until > now),
   };
 }
 
@@ -97,5 +103,5 @@ export function forgettableAt(state: ThrottleState, kind: ThrottleKind): number 
   const rule = SIGN_IN_RULES[kind];
   const full = state.bucket.updatedAt + Math.ceil(((rule.capacity - state.bucket.tokens) / rule.refillPerSecond) * 1000);
   const quiet = state.lastFailureAt === null ? 0 : state.lastFailureAt + QUIET_MS;
-  return Math.max(full, quiet, ...state.inFlight);
+  return Math.max(full, quiet, ...state.inFlight.map((attempt) => attempt.until));
 }

@@ -16,12 +16,12 @@
 // Every failed or throttled sign-in is audited here, wherever it came from (login-audit.ts).
 import type { Config } from "../config";
 import type { Bindings, WaitUntil } from "../env";
-import { expiringMapsBy } from "../expiring-map";
+import { type ExpiringMap, expiringMapsBy } from "../expiring-map";
 import { RegistryError } from "../errors";
 import { database } from "../storage/db/client";
 import { findUser, upsertAdmin } from "../storage/db/queries/principals";
 import { findRobot } from "../storage/db/queries/robots";
-import { type AccountState, accountNow, type Freshness, type Identity, identityFrom, inactive, remember, robotState, userState } from "./account-state";
+import { type AccountState, accountNow, forgetAccount, type Freshness, type Identity, identityFrom, inactive, remember, robotState, userState } from "./account-state";
 import { ANY_NAME, auditLogin } from "./login-audit";
 import { generateSecret, hashSecret, verifySecret } from "./passwords";
 import { ADMIN_USERNAME, isRobotName } from "./principal";
@@ -69,24 +69,39 @@ export async function signInWithPassword(env: Bindings, config: Config, credenti
   const remembered = rememberedFor(config);
   // JSON, not "name:password": a form's name may hold a colon, and no two pairs may share a key.
   const key = await sha256Hex(JSON.stringify([username, credentials.password]));
-  const now = Date.now();
-  const hit = remembered.get(key, now);
-  if (hit !== undefined) {
-    if (hit.freshUntil > now || hit.recheckUntil > now) {
-      const state = await accountNow(env, username, request.freshness);
-      if (state !== null && inactive(state, now) === null && sameAccount(state, hit.identity)) return identityFrom(username, state);
-    }
-    // Lapsed, or the account changed: one request checks again; the others keep the login meanwhile.
-    hit.recheckUntil = now + RECHECK_GRACE_MS;
-    return verified(env, config, credentials, request, key, null);
-  }
+  if (remembered.get(key) !== undefined) return (await rememberedLogin(env, username, key, remembered, request)) ?? verified(env, config, credentials, request, key, null);
   const admission = await admitSignIn(env, request.waitUntil, username, request.ip);
   if (!admission.admitted) {
     auditLogin(env, request.waitUntil, { principal: admission.by === "address" ? ANY_NAME : username, result: "denied", ip: request.ip });
     const retryAfter = String(admission.retryAfterSeconds);
     throw new RegistryError("TOOMANYREQUESTS", `too many failed sign-ins; retry in ${retryAfter} seconds`, { headers: { "Retry-After": retryAfter } });
   }
+  // While this attempt waited for its admission, another request may have verified the same
+  // login (a fleet signing in at once): then no PBKDF2 is needed, and the reservation goes back.
+  if (remembered.get(key) !== undefined) {
+    const identity = await rememberedLogin(env, username, key, remembered, request);
+    if (identity !== null) {
+      admission.settle("success");
+      return identity;
+    }
+  }
   return verified(env, config, credentials, request, key, admission.settle);
+}
+
+/**
+ * The remembered login's account, when it is still trusted and the account unchanged; null when
+ * it must be checked again (this request does it; the others keep the login for a few seconds).
+ */
+async function rememberedLogin(env: Bindings, username: string, key: string, remembered: ExpiringMap<RememberedLogin>, request: SignInRequest): Promise<Identity | null> {
+  const now = Date.now();
+  const hit = remembered.get(key, now);
+  if (hit === undefined) return null;
+  if (hit.freshUntil > now || hit.recheckUntil > now) {
+    const state = await accountNow(env, username, request.freshness);
+    if (state !== null && inactive(state, now) === null && sameAccount(state, hit.identity)) return identityFrom(username, state);
+  }
+  hit.recheckUntil = now + RECHECK_GRACE_MS;
+  return null;
 }
 
 /**
@@ -137,23 +152,31 @@ async function checkPassword(env: Bindings, config: Config, { username, password
   return reason === null ? { outcome: "ok", state } : { outcome: "inactive", reason: `${username}: ${reason}` };
 }
 
-/**
- * The `admin` row, which gives the admin a stamp like every account. Once per isolate the row
- * is checked against ADMIN_PASSWORD; when the secret changed, the row takes the new hash and a
- * new credential epoch, so tokens issued under the old password stop working.
- */
+/** The `admin` row as it is now, recorded first when this isolate has not done so (recordAdmin). */
 async function adminState(env: Bindings, config: Config): Promise<AccountState> {
-  if (adminRecorded.has(config)) {
-    const state = await accountNow(env, ADMIN_USERNAME, "change");
-    if (state !== null) return state;
-  }
+  // Recorded now, or earlier: then as D1 holds it (recorded again if the row was removed meanwhile).
+  return (await recordAdmin(env, config)) ?? (await accountNow(env, ADMIN_USERNAME, "change")) ?? (await recordAdmin(env, config, true))!;
+}
+
+/**
+ * The `admin` row, which gives the admin a stamp like every account. Once per isolate (and
+ * configuration) the row is checked against ADMIN_PASSWORD, before the admin's password or
+ * tokens are trusted: when the secret changed, the row takes the new hash and a new credential
+ * epoch, so tokens and refresh tokens issued under the old password stop working, even if
+ * nobody signs in with the new one. Returns the row's state when it checked, else null.
+ */
+export async function recordAdmin(env: Bindings, config: Config, again = false): Promise<AccountState | null> {
+  if (adminRecorded.has(config) && !again) return null;
   const db = database(env.DB);
   let row = await findUser(db, ADMIN_USERNAME);
   if (row === null || !row.isAdmin || row.disabled || !(await verifySecret(config.auth.adminPassword, row.passwordHash))) {
     row = await upsertAdmin(db, ADMIN_USERNAME, await hashSecret(config.auth.adminPassword));
+    forgetAccount(env, ADMIN_USERNAME);
   }
   adminRecorded.add(config);
-  return userState(row);
+  const state = userState(row);
+  remember(env, ADMIN_USERNAME, state, Date.now());
+  return state;
 }
 
 function sameAccount(state: AccountState, identity: Identity): boolean {
