@@ -10,6 +10,7 @@
 // time a spread-out guesser needs per 1,000 guesses (bench/fleet-and-guessers.mjs).
 // Quicker tries: BENCH_WRK_SECONDS, BENCH_WRK_RUNS (0: the defaults part only). See BENCHMARKS.md.
 import { loadavg } from "node:os";
+import { basicAuthorization } from "../worker/dev/local-run.mjs";
 import { cpuSeconds } from "./memory.mjs";
 import { giveUpAfter, runBenchmark } from "./processes.mjs";
 import * as client from "./registry-client.mjs";
@@ -39,21 +40,13 @@ const started = Date.now();
 const log = (message) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
 const results = { startedAt: new Date(started).toISOString(), settings, code: codeVersion(), modes: {}, loadAverage: { start: loadavg() } };
 
-const json = (value) => {
-  const body = Buffer.from(JSON.stringify(value));
-  return { headers: { "Content-Type": "application/json", "Content-Length": String(body.length) }, body };
-};
-
-function expectStatus(answer, status, what) {
-  if (answer.status !== status) throw new Error(`${what}: expected ${status}, got ${answer.status} ${answer.text.slice(0, 300)}`);
-  return answer;
-}
+const { expectStatus, jsonBody } = client;
 
 /** As admin (the benchmark's login): a public project with a small image, and a pull robot in it; the robot's login name. */
 async function setUp(url) {
-  expectStatus(await client.request("POST", `${url}/api/v1/projects`, json({ name: PROJECT, public: true })), 201, "creating the public project");
+  expectStatus(await client.request("POST", `${url}/api/v1/projects`, jsonBody({ name: PROJECT, public: true })), 201, "creating the public project");
   await client.pushSmallImage(url, REPO, "v1");
-  const robot = await client.request("POST", `${url}/api/v1/projects/${PROJECT}/robots`, json({ name: ROBOT, permissions: ["pull"], expiresInDays: 1 }));
+  const robot = await client.request("POST", `${url}/api/v1/projects/${PROJECT}/robots`, jsonBody({ name: ROBOT, permissions: ["pull"], expiresInDays: 1 }));
   return JSON.parse(expectStatus(robot, 201, "creating a pull robot").text).name;
 }
 
@@ -68,7 +61,7 @@ async function setUp(url) {
 async function robotAuthorization(url) {
   const answer = await client.request("POST", `${url}/api/v1/projects/${PROJECT}/robots/${ROBOT}/secret`);
   const { name, secret } = JSON.parse(expectStatus(answer, 200, "refreshing the robot's secret").text);
-  return `Basic ${Buffer.from(`${name}:${secret}`).toString("base64")}`;
+  return basicAuthorization(name, secret);
 }
 
 /**

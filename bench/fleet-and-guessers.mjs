@@ -12,26 +12,18 @@ import http from "node:http";
 import { join } from "node:path";
 import { build } from "esbuild";
 import * as client from "./registry-client.mjs";
+import { basicAuthorization as basic } from "../worker/dev/local-run.mjs";
 import { ROOT } from "./servers.mjs";
 
 const NODES = 500;
 const LAYERS = 12;
 const GUESSING_ADDRESSES = 256;
 const NAT_ADDRESS = "198.51.100.10";
-const json = (value) => {
-  const body = Buffer.from(JSON.stringify(value));
-  return { headers: { "Content-Type": "application/json", "Content-Length": String(body.length) }, body };
-};
-const basic = (name, password) => `Basic ${Buffer.from(`${name}:${password}`).toString("base64")}`;
-
-function expectStatus(answer, status, what) {
-  if (answer.status !== status) throw new Error(`${what}: expected ${status}, got ${answer.status} ${answer.text.slice(0, 300)}`);
-  return answer;
-}
+const { expectStatus, jsonBody } = client;
 
 /** As admin: a project holding a 12-layer image, a pull robot in it; the robot's Basic header. */
 async function setUpImage(url, project, isPublic) {
-  expectStatus(await client.request("POST", `${url}/api/v1/projects`, json({ name: project, public: isPublic })), 201, `creating ${project}`);
+  expectStatus(await client.request("POST", `${url}/api/v1/projects`, jsonBody({ name: project, public: isPublic })), 201, `creating ${project}`);
   const repo = `${project}/app`;
   const blobs = [Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", project })), ...Array.from({ length: LAYERS }, (_, i) => Buffer.concat([...client.makeBlob(2048, `${project}-${i}`).bytes()]))];
   const descriptors = [];
@@ -43,7 +35,7 @@ async function setUpImage(url, project, isPublic) {
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: client.OCI_MANIFEST, config: descriptors[0], layers: descriptors.slice(1) }));
   const put = await client.request("PUT", `${url}/v2/${repo}/manifests/v1`, { headers: { "Content-Type": client.OCI_MANIFEST, "Content-Length": String(manifest.length) }, body: manifest });
   expectStatus(put, 201, "pushing the manifest");
-  const robot = await client.request("POST", `${url}/api/v1/projects/${project}/robots`, json({ name: "fleet", permissions: ["pull"] }));
+  const robot = await client.request("POST", `${url}/api/v1/projects/${project}/robots`, jsonBody({ name: "fleet", permissions: ["pull"] }));
   const { name, secret } = JSON.parse(expectStatus(robot, 201, "creating the fleet's robot").text);
   return { repo, blobs: descriptors, robotAuthorization: basic(name, secret) };
 }
@@ -94,7 +86,7 @@ export async function rollouts(url) {
  */
 export async function guessers(url) {
   const victim = { username: "victim", password: "the-real-password-1" };
-  expectStatus(await client.request("POST", `${url}/api/v1/users`, json(victim)), 201, "creating the user guessed at");
+  expectStatus(await client.request("POST", `${url}/api/v1/users`, jsonBody(victim)), 201, "creating the user guessed at");
   const via = new http.Agent({ keepAlive: true, maxSockets: GUESSING_ADDRESSES });
   const tokenWith = (password, address) =>
     client.request("GET", `${url}/token`, { headers: { Authorization: basic(victim.username, password), "CF-Connecting-IP": address }, signedIn: false, via });

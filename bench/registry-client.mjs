@@ -95,9 +95,16 @@ async function writeBody(req, body) {
   req.end();
 }
 
-function expect(response, status, what) {
+/** The answer, when its status is `status`; otherwise an error naming `what` and the answer. */
+export function expectStatus(response, status, what) {
   if (response.status !== status) throw new Error(`${what}: expected ${status}, got ${response.status} ${response.text.slice(0, 500)}`);
   return response;
+}
+
+/** request()'s options for a JSON body (the management API's). */
+export function jsonBody(value) {
+  const body = Buffer.from(JSON.stringify(value));
+  return { headers: { "Content-Type": "application/json", "Content-Length": String(body.length) }, body };
 }
 
 /** Passes chunks through a sha256, for a digest computed while the bytes stream. */
@@ -123,13 +130,13 @@ export async function pushMonolithic(base, repo, blob, digest, { singleRequest =
   const what = `monolithic push to ${base}`;
   if (singleRequest) {
     const url = `${base}/v2/${repo}/blobs/uploads/?digest=${digest}`;
-    expect(await request("POST", url, { headers: octets(blob.size), body: blob.bytes() }), 201, what);
+    expectStatus(await request("POST", url, { headers: octets(blob.size), body: blob.bytes() }), 201, what);
     return;
   }
-  const location = expect(await request("POST", `${base}/v2/${repo}/blobs/uploads/`), 202, what).headers.location;
+  const location = expectStatus(await request("POST", `${base}/v2/${repo}/blobs/uploads/`), 202, what).headers.location;
   const closing = new URL(location, base);
   closing.searchParams.set("digest", digest);
-  expect(await request("PUT", closing.href, { headers: octets(blob.size), body: blob.bytes() }), 201, what);
+  expectStatus(await request("PUT", closing.href, { headers: octets(blob.size), body: blob.bytes() }), 201, what);
 }
 
 /** Whether the registry takes a whole blob in POST ?digest= (201), or only opens a session (202). */
@@ -138,7 +145,7 @@ export async function supportsPostDigest(base, repo) {
   const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
   const answer = await request("POST", `${base}/v2/${repo}/blobs/uploads/?digest=${digest}`, { headers: octets(bytes.length), body: bytes });
   if (answer.status === 201) return true;
-  expect(answer, 202, `probing POST ?digest= on ${base}`);
+  expectStatus(answer, 202, `probing POST ?digest= on ${base}`);
   await request("DELETE", new URL(answer.headers.location, base).href);
   return false;
 }
@@ -149,17 +156,17 @@ export async function supportsPostDigest(base, repo) {
  */
 export async function pushChunked(base, repo, blob, chunkSize, digest = null) {
   const hash = digest === null ? createHash("sha256") : null;
-  let location = expect(await request("POST", `${base}/v2/${repo}/blobs/uploads/`), 202, `opening an upload on ${base}`).headers.location;
+  let location = expectStatus(await request("POST", `${base}/v2/${repo}/blobs/uploads/`), 202, `opening an upload on ${base}`).headers.location;
   for (let start = 0; start < blob.size; start += chunkSize) {
     const end = Math.min(start + chunkSize, blob.size);
     const headers = { ...octets(end - start), "Content-Range": `${start}-${end - 1}` };
     const answer = await request("PATCH", new URL(location, base).href, { headers, body: hashing(blob.bytes(start, end), hash) });
-    location = expect(answer, 202, `PATCH ${start}-${end - 1} on ${base}`).headers.location;
+    location = expectStatus(answer, 202, `PATCH ${start}-${end - 1} on ${base}`).headers.location;
   }
   digest ??= `sha256:${hash.digest("hex")}`;
   const closing = new URL(location, base);
   closing.searchParams.set("digest", digest);
-  expect(await request("PUT", closing.href, { headers: { "Content-Length": "0" } }), 201, `closing PUT on ${base}`);
+  expectStatus(await request("PUT", closing.href, { headers: { "Content-Length": "0" } }), 201, `closing PUT on ${base}`);
   return digest;
 }
 
@@ -167,7 +174,7 @@ export async function pushChunked(base, repo, blob, chunkSize, digest = null) {
 export async function pullBlob(base, repo, digest, { size, verify = false }) {
   const hash = verify ? createHash("sha256") : null;
   const answer = await request("GET", `${base}/v2/${repo}/blobs/${digest}`, { onBody: hash && ((c) => hash.update(c)), keepText: false });
-  expect(answer, 200, `pull from ${base}`);
+  expectStatus(answer, 200, `pull from ${base}`);
   if (answer.bytes !== size) throw new Error(`pull from ${base}: ${answer.bytes} bytes, expected ${size}`);
   if (hash !== null && `sha256:${hash.digest("hex")}` !== digest) throw new Error(`pull from ${base}: content does not match ${digest}`);
   return answer.bytes;
@@ -184,7 +191,7 @@ export async function pullBlobInRanges(base, repo, digest, { size, rangeBytes })
     const end = Math.min(start + rangeBytes, size) - 1;
     const headers = { Range: `bytes=${start}-${end}` };
     const answer = await request("GET", `${base}/v2/${repo}/blobs/${digest}`, { headers, onBody: (c) => hash.update(c), keepText: false });
-    expect(answer, 206, `ranged pull ${start}-${end} from ${base}`);
+    expectStatus(answer, 206, `ranged pull ${start}-${end} from ${base}`);
     if (answer.bytes !== end - start + 1) throw new Error(`ranged pull ${start}-${end}: ${answer.bytes} bytes`);
     read += answer.bytes;
   }
@@ -212,11 +219,11 @@ export async function pushSmallImage(base, repo, tag, { singleRequest = true } =
     JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: descriptor(blobs[0]), layers: [descriptor(blobs[1])] }),
   );
   const headers = { "Content-Type": OCI_MANIFEST, "Content-Length": String(manifest.length) };
-  expect(await request("PUT", `${base}/v2/${repo}/manifests/${tag}`, { headers, body: manifest }), 201, `pushing a manifest to ${base}`);
+  expectStatus(await request("PUT", `${base}/v2/${repo}/manifests/${tag}`, { headers, body: manifest }), 201, `pushing a manifest to ${base}`);
   const digest = `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
   // What wrk will hammer must answer 200 with these very bytes.
   for (const reference of [tag, digest]) {
-    const answer = expect(await request("GET", `${base}/v2/${repo}/manifests/${reference}`, { headers: { Accept: OCI_MANIFEST } }), 200, `GET manifest ${reference}`);
+    const answer = expectStatus(await request("GET", `${base}/v2/${repo}/manifests/${reference}`, { headers: { Accept: OCI_MANIFEST } }), 200, `GET manifest ${reference}`);
     if (answer.text !== manifest.toString("utf8")) throw new Error(`${base}: manifest ${reference} came back different`);
   }
   return digest;
@@ -227,29 +234,29 @@ export async function pushSmallImage(base, repo, tag, { singleRequest = true } =
 const segment = encodeURIComponent;
 
 export async function barePut(base, key, blob) {
-  expect(await request("PUT", `${base}/objects/${segment(key)}`, { headers: octets(blob.size), body: blob.bytes() }), 201, "bare PUT");
+  expectStatus(await request("PUT", `${base}/objects/${segment(key)}`, { headers: octets(blob.size), body: blob.bytes() }), 201, "bare PUT");
 }
 
 /** GET an object, reading all of it; with `digest`, checks its sha256. */
 export async function bareGet(base, key, size, digest = null) {
   const hash = digest === null ? null : createHash("sha256");
   const answer = await request("GET", `${base}/objects/${segment(key)}`, { onBody: hash && ((c) => hash.update(c)), keepText: false });
-  expect(answer, 200, "bare GET");
+  expectStatus(answer, 200, "bare GET");
   if (answer.bytes !== size) throw new Error(`bare GET: ${answer.bytes} bytes, expected ${size}`);
   if (hash !== null && `sha256:${hash.digest("hex")}` !== digest) throw new Error(`bare GET: content does not match ${digest}`);
 }
 
 /** create multipart, one uploadPart per chunk, complete. */
 export async function bareMultipart(base, key, blob, chunkSize) {
-  const created = expect(await request("POST", `${base}/multipart/${segment(key)}`), 200, "bare create multipart");
+  const created = expectStatus(await request("POST", `${base}/multipart/${segment(key)}`), 200, "bare create multipart");
   const prefix = `${base}/multipart/${segment(key)}/${segment(JSON.parse(created.text).uploadId)}`;
   const parts = [];
   for (let start = 0, number = 1; start < blob.size; start += chunkSize, number++) {
     const end = Math.min(start + chunkSize, blob.size);
     const answer = await request("PUT", `${prefix}/${number}`, { headers: octets(end - start), body: blob.bytes(start, end) });
-    parts.push(JSON.parse(expect(answer, 200, `bare uploadPart ${number}`).text));
+    parts.push(JSON.parse(expectStatus(answer, 200, `bare uploadPart ${number}`).text));
   }
   const body = Buffer.from(JSON.stringify(parts));
   const headers = { "Content-Type": "application/json", "Content-Length": String(body.length) };
-  expect(await request("POST", `${prefix}/complete`, { headers, body }), 201, "bare complete multipart");
+  expectStatus(await request("POST", `${prefix}/complete`, { headers, body }), 201, "bare complete multipart");
 }

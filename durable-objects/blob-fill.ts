@@ -17,7 +17,8 @@ import { configFrom } from "../worker/config";
 import type { Bindings } from "../worker/env";
 import type { Digest } from "../worker/oci/digest";
 import type { RepoName } from "../worker/oci/names";
-import { contentLength, exchangeDeadline, headBlob, upstreamFetch, UpstreamError, type UpstreamFailure } from "../worker/proxy/upstream-client";
+import { declaredLength } from "../worker/bounded-body";
+import { exchangeDeadline, headBlob, upstreamFetch, UpstreamError, type UpstreamFailure } from "../worker/proxy/upstream-client";
 import type { Upstream } from "../worker/proxy/upstreams";
 import { database } from "../worker/storage/db/client";
 import { findRepositoryBlob } from "../worker/storage/db/queries/blobs";
@@ -195,7 +196,7 @@ export class BlobFill extends DurableObject<Bindings> {
       await response.body?.cancel();
       return { kind: "missing" };
     }
-    const length = contentLength(response.headers) ?? request.size ?? null;
+    const length = declaredLength(response.headers) ?? request.size ?? null;
     return { kind: "run", run: new FillRun(this.env, this.ctx.storage, digest, length, response.body, request.cacheName as RepoName) };
   }
 

@@ -48,7 +48,7 @@ export function refuseDeclaredOver(headers: Headers, limit: number, what: string
   if (declared !== null && declared > limit) throw bodyTooLarge(what, limit);
 }
 
-/** Content-Length as a number, or null when absent (a chunked body) or not a length. */
+/** Content-Length as a number (a request's or an upstream's answer), or null when absent (a chunked body) or not a length. */
 export function declaredLength(headers: Headers): number | null {
   const header = headers.get("Content-Length");
   if (header === null || !/^\d+$/.test(header)) return null;

@@ -27,7 +27,7 @@ async function developerWithTokens() {
 
 /** Disables the account the way another isolate's PATCH would: one D1 write, nothing forgotten here. */
 async function disableElsewhere(username: string): Promise<void> {
-  await updateUser(db, username, { disabled: true }, true);
+  await updateUser(db, username, { disabled: true });
 }
 
 describe("a change made at another location", () => {

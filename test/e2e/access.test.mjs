@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { basicAuthorization as basic } from "../../worker/dev/local-run.mjs";
 import { makeTempDir, removeTempDir, requireTool, runSkopeo, startPier } from "./harness.mjs";
 import { readLayout, writeImageLayout } from "./make-image.mjs";
 
@@ -42,7 +43,6 @@ after(async () => {
 /** skopeo against this file's Pier: failures show the tail of Pier's log. */
 const skopeo = (args, options = {}) => runSkopeo(args, { ...options, logs: () => pier?.logs() ?? "" });
 const ref = (repository) => `docker://${pier.host}/${repository}`;
-const basic = (username, password) => `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 const adminLogin = () => ({ username: "admin", password: pier.adminPassword });
 /** `user:secret` for --creds and friends: passed as one argv entry, so a robot's `$` stays. */
 const creds = ({ username, password }) => `${username}:${password}`;

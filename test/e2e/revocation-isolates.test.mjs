@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
+import { adminAuthorization, basicAuthorization as basic } from "../../worker/dev/local-run.mjs";
 import { startPier } from "./harness.mjs";
 
 const PUSH_BOUND_MS = 10_000;
@@ -23,8 +24,7 @@ after(async () => {
   await here?.stop();
 });
 
-const basic = (username, password) => `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-const asAdmin = () => basic("admin", here.adminPassword);
+const asAdmin = () => adminAuthorization(here.adminPassword);
 
 async function call(pier, path, { method = "GET", authorization = null, body, contentType } = {}) {
   const headers = { ...(authorization && { Authorization: authorization }), ...(contentType && { "Content-Type": contentType }) };

@@ -24,7 +24,7 @@ export function unique(prefix: string): string {
 export async function newUser(options: { disabled?: boolean; isAdmin?: boolean } = {}): Promise<Login> {
   const login = { username: unique("user"), password: `pw-${crypto.randomUUID()}` };
   await createUser(db, { username: login.username, passwordHash: await hashSecret(login.password), isAdmin: options.isAdmin ?? false });
-  if (options.disabled) await updateUser(db, login.username, { disabled: true }, true);
+  if (options.disabled) await updateUser(db, login.username, { disabled: true });
   return login;
 }
 

@@ -16,9 +16,9 @@ export interface AccountStamp {
 export type CredentialStamp = Omit<AccountStamp, "accessEpoch">;
 
 /** Why a stamp no longer opens anything, in words for the client; null while it still does. */
-export function staleness(stamp: CredentialStamp & Partial<Pick<AccountStamp, "accessEpoch">>, now: CredentialStamp & Pick<AccountStamp, "accessEpoch">): string | null {
+export function staleness(stamp: AccountStamp | CredentialStamp, now: AccountStamp): string | null {
   if (stamp.id !== now.id) return "the account it was issued to no longer exists";
   if (stamp.credentialEpoch !== now.credentialEpoch) return "the account's credentials changed since it was issued";
-  if (stamp.accessEpoch !== undefined && stamp.accessEpoch !== now.accessEpoch) return "the account's access changed since it was issued";
+  if ("accessEpoch" in stamp && stamp.accessEpoch !== now.accessEpoch) return "the account's access changed since it was issued";
   return null;
 }

@@ -19,7 +19,7 @@ import { database } from "../storage/db/client";
 import { findUser } from "../storage/db/queries/principals";
 import { findRobot, type RobotGrant } from "../storage/db/queries/robots";
 import { type AccountStamp, type CredentialStamp, staleness } from "./account-stamp";
-import { isRobotName, type Principal } from "./principal";
+import { type Identity, isRobotName } from "./principal";
 
 export type Freshness = "pull" | "change" | "now";
 
@@ -37,9 +37,6 @@ export interface AccountState {
   /** Robots: their level and explicit permissions. */
   robot: { level: "system" | "project"; grants: RobotGrant[] } | null;
 }
-
-/** A signed-in account as the management API and project lookups see it. */
-export type Identity = Extract<Principal, { kind: "user" } | { kind: "robot" }>;
 
 interface Remembered {
   state: AccountState | null;

@@ -9,9 +9,9 @@
 import type { Config } from "../config";
 import type { Bindings, WaitUntil } from "../env";
 import { RegistryError } from "../errors";
-import { type Freshness, type Identity, stampedAccount } from "./account-state";
+import { type Freshness, stampedAccount } from "./account-state";
 import { challenge } from "./scopes";
-import { ADMIN_USERNAME, type Principal } from "./principal";
+import { ADMIN_USERNAME, type Identity, type Principal } from "./principal";
 import { type Credentials, recordAdmin, signInWithPassword } from "./sign-in";
 import { loadSigningKeys } from "./signing-key";
 import { type TokenParties, verifyToken } from "./tokens";
@@ -95,12 +95,15 @@ async function bearer(env: Bindings, config: Config, token: string, parties: Tok
   return principal;
 }
 
-/** A 401 from signing in or from a revoked account, with this endpoint's challenge added. */
-async function withChallenge<T>(parties: TokenEndpoint, work: Promise<T>): Promise<T> {
+/**
+ * `work`, with the registry's Bearer challenge (naming `scope`, when given) added to a 401 that
+ * has none: a failed sign-in, or a token whose account is gone, disabled or changed.
+ */
+export async function withChallenge<T>(parties: TokenEndpoint, work: Promise<T>, scope?: string | string[]): Promise<T> {
   try {
     return await work;
   } catch (error) {
-    if (error instanceof RegistryError && error.code === "UNAUTHORIZED" && error.headers["WWW-Authenticate"] === undefined) throw unauthorized(parties, error.message);
+    if (error instanceof RegistryError && error.code === "UNAUTHORIZED" && error.headers["WWW-Authenticate"] === undefined) throw unauthorized(parties, error.message, scope);
     throw error;
   }
 }
@@ -118,6 +121,6 @@ function decodeBasic(value: string): Credentials | null {
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-function unauthorized(parties: TokenEndpoint, message: string): RegistryError {
-  return new RegistryError("UNAUTHORIZED", message, { headers: { "WWW-Authenticate": challenge(parties.realm, parties.service) } });
+function unauthorized(parties: TokenEndpoint, message: string, scope?: string | string[]): RegistryError {
+  return new RegistryError("UNAUTHORIZED", message, { headers: { "WWW-Authenticate": challenge(parties.realm, parties.service, scope) } });
 }

@@ -20,7 +20,7 @@ import { RegistryError } from "../errors";
 import type { RepoName } from "../oci/names";
 import type { ReadTarget } from "../proxy/routing";
 import { grantIn, localProject, type ProjectRef, proxyProject } from "./access";
-import { type AuthenticationRequest, authenticate, identityOf, type TokenEndpoint, tokenParties } from "./authenticate";
+import { type AuthenticationRequest, authenticate, identityOf, type TokenEndpoint, tokenParties, withChallenge } from "./authenticate";
 import { isAllowed, isAllowedSystem } from "./permissions";
 import type { Freshness } from "./account-state";
 import type { Principal } from "./principal";
@@ -101,10 +101,7 @@ export async function authorizePrincipal(env: Bindings, config: Config, principa
     if (need.kind === "read") {
       const restrictedAt = (await readProject(env, need.target))?.facts?.restrictedAt ?? null;
       if (restrictedAt !== null && restrictedAt >= principal.issuedAt - CLOCK_TOLERANCE_MS) {
-        const identity = await identityOf(env, principal, "pull").catch((error: unknown) => {
-          if (error instanceof RegistryError && error.code === "UNAUTHORIZED") throw unauthorized(parties, error.message, scope);
-          throw error;
-        });
+        const identity = await withChallenge(parties, identityOf(env, principal, "pull"), scope);
         return { ...(await authorizePrincipal(env, config, identity, parties, need)), principal };
       }
     }

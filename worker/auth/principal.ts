@@ -26,6 +26,9 @@ export type Principal =
   // `account` is null for an anonymous token; `issuedAt` in ms.
   | { kind: "token"; subject: string; access: AccessEntry[]; account: AccountStamp | null; issuedAt: number };
 
+/** A signed-in account: what a token resolves to, and whom the management API decides for. */
+export type Identity = Extract<Principal, { kind: "user" } | { kind: "robot" }>;
+
 /** The login name (a token's subject), "" for anonymous, as tokens carry it in `sub`. */
 export function principalName(principal: Principal): string {
   switch (principal.kind) {

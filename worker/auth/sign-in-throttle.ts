@@ -12,13 +12,13 @@ export type SignInAdmission =
   /** `by`: which count refused, for the audit record (an address refused for every name). */
   | { admitted: false; retryAfterSeconds: number; by: ThrottleKind };
 
-type Reserved = { kind: ThrottleKind; key: string; result: Reservation };
+type Reserved = { kind: ThrottleKind; result: Reservation };
 
 export async function admitSignIn(env: Bindings, waitUntil: WaitUntil, name: string, ip: string | null): Promise<SignInAdmission> {
   const address = addressKey(ip);
   const keys: Record<ThrottleKind, string> = { address: `address:${address}`, pair: `pair:${address} ${name}`, name: `name:${name}` };
   const object = (kind: ThrottleKind) => env.SIGN_IN_THROTTLES.get(env.SIGN_IN_THROTTLES.idFromName(keys[kind]));
-  const ask = async (kind: ThrottleKind, mayOverdraw = false): Promise<Reserved> => ({ kind, key: keys[kind], result: await object(kind).reserve(kind, mayOverdraw) });
+  const ask = async (kind: ThrottleKind, mayOverdraw = false): Promise<Reserved> => ({ kind, result: await object(kind).reserve(kind, mayOverdraw) });
 
   const first = await Promise.all([ask("address"), ask("pair")]);
   const pair = first[1].result;

@@ -21,10 +21,11 @@ import { RegistryError } from "../errors";
 import { database } from "../storage/db/client";
 import { findUser, upsertAdmin } from "../storage/db/queries/principals";
 import { findRobot } from "../storage/db/queries/robots";
-import { type AccountState, accountNow, forgetAccount, type Freshness, type Identity, identityFrom, inactive, remember, robotState, userState } from "./account-state";
+import { type AccountState, accountNow, type Freshness, identityFrom, inactive, remember, robotState, userState } from "./account-state";
+import { staleness } from "./account-stamp";
 import { ANY_NAME, auditLogin } from "./login-audit";
 import { generateSecret, hashSecret, verifySecret } from "./passwords";
-import { ADMIN_USERNAME, isRobotName } from "./principal";
+import { ADMIN_USERNAME, type Identity, isRobotName } from "./principal";
 import { admitSignIn } from "./sign-in-throttle";
 
 export interface Credentials {
@@ -69,7 +70,9 @@ export async function signInWithPassword(env: Bindings, config: Config, credenti
   const remembered = rememberedFor(config);
   // JSON, not "name:password": a form's name may hold a colon, and no two pairs may share a key.
   const key = await sha256Hex(JSON.stringify([username, credentials.password]));
-  if (remembered.get(key) !== undefined) return (await rememberedLogin(env, username, key, remembered, request)) ?? verified(env, config, credentials, request, key, null);
+  const known = await rememberedLogin(env, username, key, remembered, request);
+  if (known === "recheck") return verified(env, config, credentials, request, key, null);
+  if (known !== null) return known;
   const admission = await admitSignIn(env, request.waitUntil, username, request.ip);
   if (!admission.admitted) {
     auditLogin(env, request.waitUntil, { principal: admission.by === "address" ? ANY_NAME : username, result: "denied", ip: request.ip });
@@ -78,30 +81,29 @@ export async function signInWithPassword(env: Bindings, config: Config, credenti
   }
   // While this attempt waited for its admission, another request may have verified the same
   // login (a fleet signing in at once): then no PBKDF2 is needed, and the reservation goes back.
-  if (remembered.get(key) !== undefined) {
-    const identity = await rememberedLogin(env, username, key, remembered, request);
-    if (identity !== null) {
-      admission.settle("success");
-      return identity;
-    }
+  const meanwhile = await rememberedLogin(env, username, key, remembered, request);
+  if (meanwhile !== null && meanwhile !== "recheck") {
+    admission.settle("success");
+    return meanwhile;
   }
   return verified(env, config, credentials, request, key, admission.settle);
 }
 
 /**
- * The remembered login's account, when it is still trusted and the account unchanged; null when
- * it must be checked again (this request does it; the others keep the login for a few seconds).
+ * The remembered login's account, when it is still trusted and the account unchanged; "recheck"
+ * when it is remembered but must be checked again (this request does it; the others keep the
+ * login for a few seconds); null when it is not remembered at all.
  */
-async function rememberedLogin(env: Bindings, username: string, key: string, remembered: ExpiringMap<RememberedLogin>, request: SignInRequest): Promise<Identity | null> {
+async function rememberedLogin(env: Bindings, username: string, key: string, remembered: ExpiringMap<RememberedLogin>, request: SignInRequest): Promise<Identity | "recheck" | null> {
   const now = Date.now();
   const hit = remembered.get(key, now);
   if (hit === undefined) return null;
   if (hit.freshUntil > now || hit.recheckUntil > now) {
     const state = await accountNow(env, username, request.freshness);
-    if (state !== null && inactive(state, now) === null && sameAccount(state, hit.identity)) return identityFrom(username, state);
+    if (state !== null && inactive(state, now) === null && staleness(hit.identity.account, state.stamp) === null) return identityFrom(username, state);
   }
   hit.recheckUntil = now + RECHECK_GRACE_MS;
-  return null;
+  return "recheck";
 }
 
 /**
@@ -154,8 +156,13 @@ async function checkPassword(env: Bindings, config: Config, { username, password
 
 /** The `admin` row as it is now, recorded first when this isolate has not done so (recordAdmin). */
 async function adminState(env: Bindings, config: Config): Promise<AccountState> {
-  // Recorded now, or earlier: then as D1 holds it (recorded again if the row was removed meanwhile).
-  return (await recordAdmin(env, config)) ?? (await accountNow(env, ADMIN_USERNAME, "change")) ?? (await recordAdmin(env, config, true))!;
+  await recordAdmin(env, config);
+  const state = await accountNow(env, ADMIN_USERNAME, "change");
+  if (state !== null) return state;
+  // The row went away since this isolate recorded it: it is recorded again.
+  adminRecorded.delete(config);
+  await recordAdmin(env, config);
+  return (await accountNow(env, ADMIN_USERNAME, "change"))!;
 }
 
 /**
@@ -163,26 +170,17 @@ async function adminState(env: Bindings, config: Config): Promise<AccountState> 
  * configuration) the row is checked against ADMIN_PASSWORD, before the admin's password or
  * tokens are trusted: when the secret changed, the row takes the new hash and a new credential
  * epoch, so tokens and refresh tokens issued under the old password stop working, even if
- * nobody signs in with the new one. Returns the row's state when it checked, else null.
+ * nobody signs in with the new one. The row read is kept as the isolate's copy of the account.
  */
-export async function recordAdmin(env: Bindings, config: Config, again = false): Promise<AccountState | null> {
-  if (adminRecorded.has(config) && !again) return null;
+export async function recordAdmin(env: Bindings, config: Config): Promise<void> {
+  if (adminRecorded.has(config)) return;
   const db = database(env.DB);
   let row = await findUser(db, ADMIN_USERNAME);
   if (row === null || !row.isAdmin || row.disabled || !(await verifySecret(config.auth.adminPassword, row.passwordHash))) {
     row = await upsertAdmin(db, ADMIN_USERNAME, await hashSecret(config.auth.adminPassword));
-    forgetAccount(env, ADMIN_USERNAME);
   }
   adminRecorded.add(config);
-  const state = userState(row);
-  remember(env, ADMIN_USERNAME, state, Date.now());
-  return state;
-}
-
-function sameAccount(state: AccountState, identity: Identity): boolean {
-  const a = state.stamp;
-  const b = identity.account;
-  return a.id === b.id && a.credentialEpoch === b.credentialEpoch && a.accessEpoch === b.accessEpoch;
+  remember(env, ADMIN_USERNAME, userState(row), Date.now());
 }
 
 function wrongCredentials(): RegistryError {

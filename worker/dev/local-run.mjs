@@ -28,5 +28,10 @@ export const ADMIN_USERNAME = "admin";
  * client needs no token dance.
  */
 export function adminAuthorization(password) {
-  return `Basic ${Buffer.from(`${ADMIN_USERNAME}:${password}`).toString("base64")}`;
+  return basicAuthorization(ADMIN_USERNAME, password);
+}
+
+/** An Authorization header value with Basic credentials (RFC 7617) for any account. */
+export function basicAuthorization(username, password) {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }

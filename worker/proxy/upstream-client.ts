@@ -22,8 +22,9 @@
 // each one has a token of its own.
 import type { Bindings } from "../env";
 import { ExpiringMap } from "../expiring-map";
+import { declaredLength } from "../bounded-body";
 import { readAtMost } from "../streams";
-import { isLoopbackHost, type Upstream } from "./upstreams";
+import { mayCarryCredentials, type Upstream } from "./upstreams";
 
 export type UpstreamFailure =
   | { kind: "timeout"; ms: number }
@@ -96,13 +97,7 @@ export async function headBlob(env: Bindings, upstream: Upstream, repository: st
     deadline: exchangeDeadline(upstream),
   });
   await response.body?.cancel();
-  return response.status === 404 ? null : { size: contentLength(response.headers) };
-}
-
-/** The Content-Length header as a number, or null when it is missing or malformed. */
-export function contentLength(headers: Headers): number | null {
-  const value = headers.get("Content-Length");
-  return value !== null && /^\d+$/.test(value) ? Number(value) : null;
+  return response.status === 404 ? null : { size: declaredLength(response.headers) };
 }
 
 // --- redirects and timeouts ------------------------------------------------------------------
@@ -188,7 +183,7 @@ async function authorizationFor(env: Bindings, upstream: Upstream, challenge: Ch
 
   const url = new URL(challenge.realm);
   // Decided before anything is sent: credentials never cross the network in clear text.
-  if (credentials !== null && url.protocol !== "https:" && !isLoopbackHost(url.hostname)) {
+  if (credentials !== null && !mayCarryCredentials(url)) {
     throw new UpstreamError(upstream.name, {
       kind: "invalid",
       message: `its token realm ${url.origin} is plain HTTP on another host; Pier sends the upstream's credentials only over HTTPS (or to this machine), so it did not ask it`,

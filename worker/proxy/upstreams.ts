@@ -80,7 +80,7 @@ function parseUpstream(entry: unknown, index: number): Upstream {
   if ((usernameSecret === null) !== (passwordSecret === null)) fail('"usernameSecret" and "passwordSecret" go together');
   // Basic auth over plain HTTP is the password in clear text on every request; only this
   // machine (a local registry, the tests' fakes) may be spoken to that way.
-  if (usernameSecret !== null && !isLoopbackOrHttps(url)) {
+  if (usernameSecret !== null && !mayCarryCredentials(new URL(url))) {
     fail('"url" is plain http:// on another host, so its credentials (usernameSecret/passwordSecret) would cross the network in clear text; use https://');
   }
   const allow = fields.allow ?? ["**"];
@@ -116,15 +116,14 @@ function parseOrigin(value: unknown, fail: (message: string) => never): string {
   return url.origin;
 }
 
-/** 127.0.0.0/8, ::1 or localhost: a host that is this machine, so plain HTTP stays on it. */
-export function isLoopbackHost(hostname: string): boolean {
+/**
+ * Whether an upstream's credentials may be sent to `url`: over HTTPS, or plain HTTP to a host
+ * that is this machine (127.0.0.0/8, ::1, localhost), where they never cross the network.
+ */
+export function mayCarryCredentials(url: URL): boolean {
   // WHATWG URL hostnames: IPv4 already normalised (127.1 → 127.0.0.1), IPv6 in brackets.
-  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
-function isLoopbackOrHttps(origin: string): boolean {
-  const url = new URL(origin);
-  return url.protocol === "https:" || isLoopbackHost(url.hostname);
+  const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname);
+  return url.protocol === "https:" || loopback;
 }
 
 function secretName(value: unknown, field: string, fail: (message: string) => never): string | null {

@@ -5,13 +5,12 @@
 // worker/auth/authorize.ts; this file adds what a request brings: its credentials, the project
 // a first push creates, and the audit records of refusals and of pulls, pushes and deletes.
 import { catalogViewer } from "../auth/access";
-import { authenticate, identityOf, tokenParties } from "../auth/authenticate";
+import { authenticate, identityOf, tokenParties, withChallenge } from "../auth/authenticate";
 import { authorizePrincipal, checkWriteName, type Decision, freshnessFor, type Need } from "../auth/authorize";
 import type { Freshness } from "../auth/account-state";
 import type { Principal } from "../auth/principal";
 import { auditRegistry, type RegistryEvent } from "../auth/registry-audit";
 import { limitKey, limitRequest } from "../auth/request-limit";
-import { challenge } from "../auth/scopes";
 import { RegistryError } from "../errors";
 import { parseRepoName, type RepoName } from "../oci/names";
 import { type ReadTarget, routeRead } from "../proxy/routing";
@@ -88,14 +87,8 @@ export function auditDone(c: AppContext, principal: Principal, action: RegistryE
  * The account behind a principal (a token's subject, as it is now). A token whose account was
  * disabled or deleted since it was issued gets the challenge, like any refused credentials.
  */
-async function accountOf(c: AppContext, principal: Principal, freshness: Freshness): Promise<Principal> {
-  try {
-    return await identityOf(c.env, principal, freshness);
-  } catch (error) {
-    if (!(error instanceof RegistryError) || error.code !== "UNAUTHORIZED") throw error;
-    const { realm, service } = tokenParties(c.var.config, c.req.url);
-    throw new RegistryError("UNAUTHORIZED", error.message, { headers: { "WWW-Authenticate": challenge(realm, service) } });
-  }
+function accountOf(c: AppContext, principal: Principal, freshness: Freshness): Promise<Principal> {
+  return withChallenge(tokenParties(c.var.config, c.req.url), identityOf(c.env, principal, freshness));
 }
 
 /** Who sends the request, once their request budget allows it (worker/auth/request-limit.ts). */

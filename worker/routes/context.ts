@@ -3,6 +3,7 @@
 import type { Context } from "hono";
 import type { Freshness } from "../auth/account-state";
 import type { AuthenticationRequest } from "../auth/authenticate";
+import { declaredLength } from "../bounded-body";
 import type { Config } from "../config";
 import type { Bindings, WaitUntil } from "../env";
 import { parseRepoName, type RepoName } from "../oci/names";
@@ -32,7 +33,7 @@ export function routingQuery(c: AppContext): Record<string, string> {
 }
 
 /** Work that may finish after the answer (statistics), bound to this request. */
-export function waitUntilOf(c: AppContext): WaitUntil {
+export function waitUntilOf(c: Context): WaitUntil {
   return (promise) => c.executionCtx.waitUntil(promise);
 }
 
@@ -43,14 +44,12 @@ export function clientIp(c: Context): string | null {
 
 /** What authentication needs of a request, for credentials that must be `freshness` current. */
 export function credentialsOf(c: Context, freshness: Freshness): AuthenticationRequest {
-  return { authorization: c.req.header("Authorization") ?? null, ip: clientIp(c), url: c.req.url, freshness, waitUntil: (promise) => c.executionCtx.waitUntil(promise) };
+  return { authorization: c.req.header("Authorization") ?? null, ip: clientIp(c), url: c.req.url, freshness, waitUntil: waitUntilOf(c) };
 }
 
 /** Content-Length as a number, or null when absent (chunked transfer) or malformed. */
 export function contentLength(c: AppContext): number | null {
-  const header = c.req.header("Content-Length");
-  if (header === undefined || !/^\d+$/.test(header)) return null;
-  return Number(header);
+  return declaredLength(c.req.raw.headers);
 }
 
 export function blobUrl(repository: RepoName, digest: string): string {

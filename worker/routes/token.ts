@@ -104,7 +104,7 @@ async function refreshed(c: AppContext, refreshToken: string): Promise<Principal
   // Current or previous key: a rotation keeps `docker login`s made before it (signing-key.ts).
   const keys = await loadSigningKeys(c.var.config.auth);
   const claims = await verifyRefreshToken(keys, refreshToken, tokenParties(c.var.config, c.req.url));
-  if (claims === null || claims.subject === "") throw new RegistryError("UNAUTHORIZED", "the refresh token is invalid or has expired");
+  if (claims === null) throw new RegistryError("UNAUTHORIZED", "the refresh token is invalid or has expired");
   return stampedAccount(c.env, claims.subject, claims.account, "now");
 }
 
@@ -138,8 +138,7 @@ async function grantOf(c: AppContext, form: URLSearchParams): Promise<{ principa
     const username = form.get("username");
     const password = form.get("password");
     if (!username || password === null) throw new OAuthError(400, "invalid_request", "the password grant needs username and password");
-    const { authorization, ...request } = credentialsOf(c, "change");
-    const principal = await authenticatePassword(c.env, c.var.config, { username, password }, request);
+    const principal = await authenticatePassword(c.env, c.var.config, { username, password }, credentialsOf(c, "change"));
     auditLogin(c.env, waitUntilOf(c), { principal: principalName(principal), result: "success", ip: clientIp(c) });
     // access_type=offline asks for a refresh token (distribution's OAuth2 spec).
     return { principal, offline: form.get("access_type") === "offline" };
@@ -166,7 +165,7 @@ async function issue(c: AppContext, principal: Principal, scopes: Scope[], offli
   auditRefusals(c.env, waitUntilOf(c), { principal: subject || "anonymous", requested: scopes, granted: access, ip: clientIp(c) });
   const [token, refresh] = await Promise.all([
     issueToken(key, { issuer, service, subject, account, access, lifetimeSeconds: config.auth.tokenLifetimeSeconds }),
-    offline && account !== null ? issueRefreshToken(key, { issuer, service, subject, account: { id: account.id, credentialEpoch: account.credentialEpoch } }) : null,
+    offline && account !== null ? issueRefreshToken(key, { issuer, service, subject, account }) : null,
   ]);
   return { token, access, refreshToken: refresh?.token };
 }

@@ -2,9 +2,7 @@
 // token: the API middleware resolves a bearer token to the account behind it, so decisions
 // follow current roles), and the client IP the audit log records.
 import type { Grant } from "../../auth/permissions";
-import type { Principal } from "../../auth/principal";
-
-export type Identity = Extract<Principal, { kind: "user" } | { kind: "robot" }>;
+import type { Identity } from "../../auth/principal";
 
 export interface Actor {
   principal: Identity;

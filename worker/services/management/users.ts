@@ -54,11 +54,10 @@ export async function updateUser(env: Bindings, config: Config, actor: Actor, us
   await requireSystem(env, config, actor, "manageUsers", { action: "user.update", resource: username, project: null });
   if (username === ADMIN_USERNAME) throw invalid(`the "${ADMIN_USERNAME}" user cannot be changed here: its password is ADMIN_PASSWORD, and it cannot be disabled`);
   const passwordHash = update.password === undefined ? undefined : await hashSecret(update.password);
-  const changes = {
+  const row = await updateUserRow(database(env.DB), username, {
     ...(update.disabled !== undefined && { disabled: update.disabled }),
     ...(passwordHash !== undefined && { passwordHash }),
-  };
-  const row = await updateUserRow(database(env.DB), username, changes, passwordHash !== undefined || update.disabled === true);
+  });
   if (row === null) throw userUnknown(username);
   forgetAccount(env, username);
   if (update.disabled !== undefined) await audit(env, actor, { action: update.disabled ? "user.disable" : "user.enable", resource: username, project: null });

@@ -31,10 +31,12 @@ export async function createUser(db: Database, user: { username: string; passwor
 
 /**
  * Changes the user's flags or password hash in one statement; the row as it is now, or null
- * when there is no such user. `revoke` moves the credential epoch in the same statement, so
- * every token and remembered login issued before stops working (a new password, a disable).
+ * when there is no such user. A new password or a disable moves the credential epoch in the
+ * same statement, so every token and remembered login issued before stops working (as for
+ * robots: robots.ts).
  */
-export async function updateUser(db: Database, username: string, changes: { disabled?: boolean; passwordHash?: string }, revoke: boolean): Promise<UserRow | null> {
+export async function updateUser(db: Database, username: string, changes: { disabled?: boolean; passwordHash?: string }): Promise<UserRow | null> {
+  const revoke = changes.passwordHash !== undefined || changes.disabled === true;
   const rows = await db
     .update(users)
     .set({ ...changes, ...(revoke && { credentialEpoch: sql`${users.credentialEpoch} + 1` }) })
