@@ -1,7 +1,7 @@
 // The upstream token cache (worker/proxy/upstream-client.ts) is per-isolate memory, and a
 // pull-through cache sees an unbounded number of repositories, each with a token of its own:
 // it stays bounded (lesson 15), the oldest tokens making room for new ones. The upstream is
-// scripted in the test's isolate (test/helpers/scripted-upstream.ts), so 20,000 repositories
+// scripted in the test's isolate (test/helpers/scripted-upstream.ts), so thousands of repositories
 // cost no sockets.
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -28,14 +28,17 @@ async function pull(upstream: Upstream, repository: string): Promise<void> {
 }
 
 describe("the upstream token cache", () => {
-  it("holds at most its limit of tokens after 20,000 distinct repositories", async () => {
+  // Five times the limit proves the bound; the timeout is generous because a loaded CI machine
+  // runs these sequential pulls at a few thousand per second.
+  it("holds at most its limit of tokens after five times as many distinct repositories", async () => {
     const origin = uniqueOrigin();
     const upstream = scriptUpstream(origin, REALM);
     const config = scriptedUpstreamConfig(origin, false);
-    for (let index = 0; index < 20_000; index++) await pull(config, `team/app-${index}`);
-    expect(upstream.tokenRequests()).toHaveLength(20_000);
+    const repositories = MAX_CACHED_TOKENS * 5;
+    for (let index = 0; index < repositories; index++) await pull(config, `team/app-${index}`);
+    expect(upstream.tokenRequests()).toHaveLength(repositories);
     expect(cachedTokenCount()).toBeLessThanOrEqual(MAX_CACHED_TOKENS);
-  });
+  }, 60_000);
 
   it("keeps the most recent repositories' tokens, and asks again for one pushed out", async () => {
     const origin = uniqueOrigin();
