@@ -14,9 +14,8 @@ import type { Bindings } from "../worker/env";
 import { type Digest, digestAlgorithm, digestHex, toHex, webCryptoName } from "../worker/oci/digest";
 import type { RepoName } from "../worker/oci/names";
 import type { UpstreamFailure } from "../worker/proxy/upstream-client";
-import { database } from "../worker/storage/db/client";
-import { type BlobLocation, linkBlob, recordBlob } from "../worker/storage/db/queries/blobs";
-import { contentKey } from "../worker/storage/keys";
+import { linkStoredBlob, recordStoredBlob } from "../worker/services/content-writes";
+import type { BlobLocation } from "../worker/storage/db/queries/blobs";
 import { FillSink } from "./blob-fill-sink";
 import { ByteWindow } from "./blob-fill-window";
 
@@ -161,28 +160,25 @@ export class FillRun {
       await this.sink.discard();
       return null;
     }
-    const db = database(this.env.DB);
     const [first] = this.cacheNames;
     let location: BlobLocation;
     try {
-      location = await recordBlob(db, first!, { digest: this.digest, size: this.received, objectKey: key });
+      // Another writer may have recorded the digest first; then its copy stays and ours goes.
+      location = await recordStoredBlob(this.env, first!, { digest: this.digest, size: this.received, objectKey: key });
     } catch (error) {
       console.error(`blob fill: recording ${this.digest} failed`, error);
-      // A fills/ object nothing points at is garbage; a content-key object is right under its
-      // name whoever finds it, and may be another writer's.
-      if (key !== contentKey(this.digest)) await this.env.BLOBS.delete(key).catch(() => {});
+      // Our object (a key of its own, worker/storage/keys.ts) is garbage nothing points at.
+      await this.env.BLOBS.delete(key).catch(() => {});
       return null;
     }
     this.linked.add(first!);
-    // Another writer recorded the digest first (a push, a concurrent fill of another instance):
-    // its copy is authoritative and ours is garbage.
-    if (location.objectKey !== key && key !== contentKey(this.digest)) await this.env.BLOBS.delete(key).catch(() => {});
     try {
       // Names that joined while D1 was being written are linked too; after the last await
       // below nothing can join unseen (the object runs one event at a time).
       for (let pending = this.unlinked(); pending.length > 0; pending = this.unlinked()) {
         for (const name of pending) {
-          await linkBlob(db, name, this.digest);
+          // Just recorded and linked, the blob cannot be tombstoned unless every link went meanwhile.
+          if (!(await linkStoredBlob(this.env, name, this.digest))) console.warn(`blob fill: ${this.digest} was collected before ${name} was linked`);
           this.linked.add(name);
         }
       }

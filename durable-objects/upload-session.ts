@@ -228,9 +228,10 @@ export class UploadSession extends DurableObject<Bindings> {
       if (actual !== digestHex(digest)) return { ok: false };
       if (alreadyStored) return { ok: true, size: state.offset, objectKey: null };
       if (small) {
-        // One PUT under the content key; R2 re-checks the digest as it writes.
-        await this.env.BLOBS.put(contentKey(digest), last, { [algorithm]: digestHex(digest) });
-        return { ok: true, size: state.offset, objectKey: contentKey(digest) };
+        // One PUT under a content key of its own; R2 re-checks the digest as it writes.
+        const key = contentKey(digest);
+        await this.env.BLOBS.put(key, last, { [algorithm]: digestHex(digest) });
+        return { ok: true, size: state.offset, objectKey: key };
       }
       await this.finishMultipart(state, last);
       return { ok: true, size: state.offset, objectKey: uploadKey(state.sessionId) };

@@ -15,7 +15,22 @@ export interface Config {
   /** Where unprefixed mirror reads go (PIER_MIRROR_DEFAULT), or null. */
   mirrorDefault: Upstream | null;
   auth: AuthConfig;
+  lifecycle: LifecycleConfig;
 }
+
+/** Storage lifecycle settings (worker/lifecycle). */
+export interface LifecycleConfig {
+  /**
+   * Anything written or linked more recently than this many seconds before a garbage
+   * collection started is kept by it (PIER_GC_GRACE_SECONDS; 0 keeps nothing, for tests).
+   */
+  gcGraceSeconds: number;
+  /** Audit records older than this many days are purged by the scheduler (PIER_AUDIT_RETENTION_DAYS). */
+  auditRetentionDays: number;
+}
+
+export const DEFAULT_GC_GRACE_SECONDS = 3600;
+export const DEFAULT_AUDIT_RETENTION_DAYS = 180;
 
 export interface AuthConfig {
   /** The password of the `admin` user (secret ADMIN_PASSWORD). */
@@ -53,7 +68,7 @@ export class ConfigError extends Error {
 export type ConfigSource = Partial<
   Pick<
     Bindings,
-    "PIER_MAX_BODY_BYTES" | "PIER_UPSTREAMS" | "PIER_MIRROR_DEFAULT" | "ADMIN_PASSWORD" | "PIER_SIGNING_KEY" | "PIER_SIGNING_KEY_PREVIOUS" | "PUBLIC_URL" | "PIER_TOKEN_LIFETIME_SECONDS" | "PIER_USERS_CREATE_PROJECTS" | "PIER_RATE_LIMIT_PER_SECOND"
+    "PIER_MAX_BODY_BYTES" | "PIER_UPSTREAMS" | "PIER_MIRROR_DEFAULT" | "ADMIN_PASSWORD" | "PIER_SIGNING_KEY" | "PIER_SIGNING_KEY_PREVIOUS" | "PUBLIC_URL" | "PIER_TOKEN_LIFETIME_SECONDS" | "PIER_USERS_CREATE_PROJECTS" | "PIER_RATE_LIMIT_PER_SECOND" | "PIER_GC_GRACE_SECONDS" | "PIER_AUDIT_RETENTION_DAYS"
   >
 > &
   Record<string, unknown>;
@@ -84,6 +99,10 @@ export function parseConfig(env: ConfigSource): Config {
     upstreams,
     mirrorDefault: upstreams.find((upstream) => upstream.name === mirrorDefault) ?? null,
     auth: parseAuthConfig(env),
+    lifecycle: {
+      gcGraceSeconds: wholeNumber(env.PIER_GC_GRACE_SECONDS, "PIER_GC_GRACE_SECONDS", DEFAULT_GC_GRACE_SECONDS, "seconds"),
+      auditRetentionDays: positiveInteger(env.PIER_AUDIT_RETENTION_DAYS, "PIER_AUDIT_RETENTION_DAYS", DEFAULT_AUDIT_RETENTION_DAYS, "days"),
+    },
   };
 }
 
@@ -139,10 +158,17 @@ function flag(value: string | undefined, name: string): boolean {
 }
 
 function positiveInteger(value: string | undefined, name: string, fallback: number, unit = "bytes"): number {
+  const number = wholeNumber(value, name, fallback, unit);
+  if (number <= 0) throw new ConfigError(`${name} must be a positive whole number of ${unit}, got "${value}"`);
+  return number;
+}
+
+/** A whole number, 0 included. */
+function wholeNumber(value: string | undefined, name: string, fallback: number, unit: string): number {
   if (value === undefined || value === "") return fallback;
   const number = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number <= 0) {
-    throw new ConfigError(`${name} must be a positive whole number of ${unit}, got "${value}"`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number)) {
+    throw new ConfigError(`${name} must be a whole number of ${unit}, got "${value}"`);
   }
   return number;
 }

@@ -39,6 +39,10 @@ export interface Bindings {
   PIER_TOKEN_LIFETIME_SECONDS?: string;
   /** Registry requests per second per principal or client IP (default 100; "0": no limit). */
   PIER_RATE_LIMIT_PER_SECOND?: string;
+  /** Seconds before a GC run's start within which anything written is kept (default 3600; "0" for tests). */
+  PIER_GC_GRACE_SECONDS?: string;
+  /** Days audit records are kept before the scheduler purges them (default 180). */
+  PIER_AUDIT_RETENTION_DAYS?: string;
   /** "true": any signed-in user may create projects, not only admins. */
   PIER_USERS_CREATE_PROJECTS?: string;
 }

@@ -18,7 +18,8 @@ import { type ByteRange, parseRangeHeader } from "../oci/ranges";
 import { type BlobContent, missingBytes, satisfiableRange } from "../services/blobs";
 import { readStoredBytes } from "../storage/blob-store";
 import { database } from "../storage/db/client";
-import { type BlobLocation, findRepositoryBlob, findStoredBlob, linkBlob } from "../storage/db/queries/blobs";
+import { type BlobLocation, findRepositoryBlob, findStoredBlob } from "../storage/db/queries/blobs";
+import { linkStoredBlob } from "../services/content-writes";
 import { CACHE_HEADER, type CacheOutcome, recordFetched, recordServed, recordUpstreamError } from "./cache-stats";
 import type { ProxyTarget } from "./routing";
 import { headBlob, UpstreamError, type UpstreamFailure } from "./upstream-client";
@@ -30,9 +31,9 @@ export async function statProxiedBlob(env: Bindings, waitUntil: WaitUntil, targe
   const held = await findRepositoryBlob(db, target.cacheName, digest);
   if (held !== null) return served(env, waitUntil, target, digest, held.size, "hit", 0, 0);
   const [size, stored] = await Promise.all([upstreamHead(env, waitUntil, target, digest), findStoredBlob(db, digest)]);
-  if (stored === null) return served(env, waitUntil, target, digest, size, "miss", 0, 0);
-  // Upstream just confirmed the repository has it, and the bytes are here: link, it is a hit.
-  await linkBlob(db, target.cacheName, digest);
+  // Upstream just confirmed the repository has it, and the bytes are here: link, it is a hit
+  // (unless collection took them meanwhile: then it is a miss like any other).
+  if (stored === null || !(await linkStoredBlob(env, target.cacheName, digest))) return served(env, waitUntil, target, digest, size, "miss", 0, 0);
   return served(env, waitUntil, target, digest, stored.size, "hit", 0, 0);
 }
 
@@ -99,8 +100,8 @@ async function findCachedBlob(env: Bindings, waitUntil: WaitUntil, target: Proxy
   const stored = await findStoredBlob(db, digest);
   if (stored === null) return null;
   await upstreamHead(env, waitUntil, target, digest);
-  await linkBlob(db, target.cacheName, digest);
-  return stored;
+  // Collected meanwhile: not cached after all, the fill fetches it again.
+  return (await linkStoredBlob(env, target.cacheName, digest)) ? stored : null;
 }
 
 async function serveStored(

@@ -11,10 +11,10 @@ import { RegistryError } from "../errors";
 import { type Digest, digestAlgorithm, digestOf, tryParseDigest } from "../oci/digest";
 import { parseManifest } from "../oci/manifest";
 import { bareMediaType, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from "../oci/media-types";
-import { manifestLocation, MAX_MANIFEST_BYTES, readManifestBody } from "../services/manifests";
+import { storeManifest } from "../services/content-writes";
+import { MAX_MANIFEST_BYTES, readManifestBody, registryBlobs } from "../services/manifests";
 import { database } from "../storage/db/client";
 import { recordCachedReference } from "../storage/db/queries/cache";
-import { recordManifest } from "../storage/db/queries/manifests";
 import type { ProxyTarget } from "./routing";
 import { exchangeDeadline, upstreamFetch, UpstreamError, type UpstreamFailure } from "./upstream-client";
 
@@ -76,16 +76,24 @@ async function storeFetched(env: Bindings, target: ProxyTarget, key: string, res
 
   const contentType = bareMediaType(response.headers.get("Content-Type"));
   let details: { mediaType: string; subject: Digest | null; artifactType: string | null };
+  let references: { blobs: Digest[]; children: Digest[] } = { blobs: [], children: [] };
   try {
     const manifest = parseManifest(bytes, contentType);
     details = { mediaType: manifest.mediaType, subject: manifest.subject?.digest ?? null, artifactType: manifest.artifactType };
+    references = { blobs: registryBlobs(manifest), children: manifest.children.map((child) => child.digest) };
   } catch {
     // Pier serves what upstream serves: a shape it cannot index is still cached as bytes.
     if (contentType === null) throw invalid(target, "a manifest without a Content-Type");
     details = { mediaType: contentType, subject: null, artifactType: null };
   }
-  const location = await manifestLocation(env, digest, bytes);
-  await recordManifest(database(env.DB), target.cacheName, { digest, size: bytes.byteLength, ...details }, location, []);
+  // Its blobs are fetched when a client asks for them: recorded as references, not required.
+  await storeManifest(env, target.cacheName, {
+    manifest: { digest, size: bytes.byteLength, ...details },
+    bytes,
+    tags: [],
+    ...references,
+    requireReferences: false,
+  });
   return { digest, size: bytes.byteLength };
 }
 

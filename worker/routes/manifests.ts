@@ -6,6 +6,7 @@ import { readRequestBody } from "../bounded-body";
 import { RegistryError } from "../errors";
 import { getProxiedManifest } from "../proxy/manifest-cache";
 import { deleteManifest, getManifest, type ManifestContent, MAX_MANIFEST_BYTES, putManifest } from "../services/manifests";
+import { recordPull } from "../storage/pull-records";
 import { allowRead, allowWrite, auditDone } from "./authorization";
 import { type AppEnv, readTarget, waitUntilOf } from "./context";
 
@@ -26,7 +27,11 @@ manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
     manifest = proxied;
   }
   // A GET is a pull; the HEADs around it are checks (worker/auth/registry-audit.ts).
-  if (withBody) auditDone(c, principal, "pull", resourceOf(route.kind === "proxy" ? route.target.cacheName : c.req.param("name"), reference), route);
+  if (withBody) {
+    auditDone(c, principal, "pull", resourceOf(route.kind === "proxy" ? route.target.cacheName : c.req.param("name"), reference), route);
+    // Proxied pulls are counted in cached_artifacts (worker/proxy/cache-stats.ts) already.
+    if (route.kind === "local") recordPull(c.env, waitUntilOf(c), route.repository, manifest.digest);
+  }
   return manifestResponse(manifest, extraHeaders);
 });
 

@@ -5,7 +5,8 @@ import type { Digest } from "../oci/digest";
 import type { RepoName } from "../oci/names";
 import { type ByteRange, parseRangeHeader } from "../oci/ranges";
 import { database } from "../storage/db/client";
-import { type BlobLocation, findRepositoryBlob, unlinkBlob } from "../storage/db/queries/blobs";
+import { type BlobLocation, findRepositoryBlob } from "../storage/db/queries/blobs";
+import { removeBlobLink } from "./content-writes";
 import { readStoredBytes } from "../storage/blob-store";
 
 export interface BlobContent {
@@ -44,7 +45,7 @@ export function satisfiableRange(rangeHeader: string | null, size: number): Byte
 
 /** Removes the blob from the repository (202); its bytes stay until garbage collection. */
 export async function deleteBlob(env: Bindings, repository: RepoName, digest: Digest): Promise<void> {
-  if (!(await unlinkBlob(database(env.DB), repository, digest))) {
+  if (!(await removeBlobLink(env, repository, digest))) {
     throw new RegistryError("BLOB_UNKNOWN", `blob ${digest} is not in repository ${repository}`);
   }
 }

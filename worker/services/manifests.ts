@@ -6,25 +6,16 @@ import { RegistryError } from "../errors";
 import { type Digest, digestAlgorithm, digestOf } from "../oci/digest";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
 import type { Reference, RepoName, Tag } from "../oci/names";
-import { readStoredBytes, writeVerified } from "../storage/blob-store";
+import { readStoredBytes } from "../storage/blob-store";
 import { database } from "../storage/db/client";
 import { heldBlobDigests } from "../storage/db/queries/blobs";
-import {
-  deleteManifest as deleteManifestRecord,
-  deleteTag,
-  findManifestByDigest,
-  findManifestByTag,
-  heldManifestDigests,
-  recordManifest,
-  type StoredManifest,
-} from "../storage/db/queries/manifests";
+import { findManifestByDigest, findManifestByTag, heldManifestDigests, type StoredManifest } from "../storage/db/queries/manifests";
 import { readBounded } from "../bounded-body";
 import { missingBytes } from "./blobs";
+import { removeManifest, removeTag, storeManifest } from "./content-writes";
 
 /** Manifests up to this size are accepted; the spec asks registries to take at least 4 MiB. */
 export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
-/** Manifests up to this size are kept in their D1 row: a pull by tag is then one query. */
-export const INLINE_MANIFEST_BYTES = 64 * 1024;
 
 export interface ManifestContent {
   digest: Digest;
@@ -68,28 +59,23 @@ export async function putManifest(
   }
   await requireReferencedContent(env, repository, manifest);
 
-  const location = await manifestLocation(env, digest, bytes);
   const subject = manifest.subject?.digest ?? null;
-  await recordManifest(
-    database(env.DB),
-    repository,
-    {
-      digest,
-      mediaType: manifest.mediaType,
-      size: bytes.byteLength,
-      subject,
-      artifactType: manifest.artifactType,
-    },
-    location,
-    reference.kind === "tag" ? [reference.tag, ...extraTags] : extraTags,
-  );
+  const stored = await storeManifest(env, repository, {
+    manifest: { digest, mediaType: manifest.mediaType, size: bytes.byteLength, subject, artifactType: manifest.artifactType },
+    bytes,
+    tags: reference.kind === "tag" ? [reference.tag, ...extraTags] : extraTags,
+    blobs: registryBlobs(manifest),
+    children: manifest.children.map((child) => child.digest),
+    requireReferences: true,
+  });
+  // The check above passed, then a delete or a collection took something away before the write.
+  if (!stored) throw new RegistryError("MANIFEST_BLOB_UNKNOWN", `content this manifest references left repository ${repository} while it was pushed; push it again`);
   return { digest, subject };
 }
 
 /** By digest: the manifest and every tag on it. By tag: only the tag. */
 export async function deleteManifest(env: Bindings, repository: RepoName, reference: Reference): Promise<void> {
-  const db = database(env.DB);
-  const deleted = reference.kind === "digest" ? await deleteManifestRecord(db, repository, reference.digest) : await deleteTag(db, repository, reference.tag);
+  const deleted = reference.kind === "digest" ? await removeManifest(env, repository, reference.digest) : await removeTag(env, repository, reference.tag);
   if (!deleted) throw unknownManifest(repository, reference);
 }
 
@@ -108,8 +94,7 @@ function findManifest(env: Bindings, repository: RepoName, reference: Reference)
 
 async function requireReferencedContent(env: Bindings, repository: RepoName, manifest: ParsedManifest): Promise<void> {
   const db = database(env.DB);
-  // Non-distributable layers (with `urls`) live outside the registry.
-  const blobDigests = unique(manifest.blobs.filter((blob) => blob.urls === undefined).map((blob) => blob.digest));
+  const blobDigests = unique(registryBlobs(manifest));
   const childDigests = unique(manifest.children.map((child) => child.digest));
   const [heldBlobs, heldChildren] = await Promise.all([
     heldBlobDigests(db, repository, blobDigests),
@@ -123,36 +108,14 @@ async function requireReferencedContent(env: Bindings, repository: RepoName, man
   }
 }
 
-/**
- * Where a manifest's bytes go: small UTF-8 ones inline in their D1 row, the rest in R2.
- * `digest` must have been computed from `bytes`.
- */
-export async function manifestLocation(env: Bindings, digest: Digest, bytes: Uint8Array): Promise<{ objectKey: string | null; content: string | null }> {
-  if (bytes.byteLength <= INLINE_MANIFEST_BYTES) {
-    // TEXT holds the exact bytes of valid UTF-8 (pushed manifests always are: they are checked
-    // JSON; an upstream's might not be, and then goes to R2).
-    const text = decodeUtf8(bytes);
-    if (text !== null) return { objectKey: null, content: text };
-  }
-  const written = await writeVerified(env.BLOBS, digest, bytes, bytes.byteLength);
-  // The digest was computed from these very bytes; a mismatch means storage misbehaved.
-  if (!written.ok) throw new RegistryError("UNKNOWN", `storing manifest ${digest} failed`);
-  return { objectKey: written.objectKey, content: null };
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-function decodeUtf8(bytes: Uint8Array): string | null {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null;
-  }
-}
-
 function unknownManifest(repository: RepoName, reference: Reference): RegistryError {
   const what = reference.kind === "tag" ? `tag ${reference.tag}` : `manifest ${reference.digest}`;
   return new RegistryError("MANIFEST_UNKNOWN", `${what} is not in repository ${repository}`);
+}
+
+/** The blobs a manifest needs from the registry: non-distributable layers (with `urls`) live outside it. */
+export function registryBlobs(manifest: ParsedManifest): Digest[] {
+  return manifest.blobs.filter((blob) => blob.urls === undefined).map((blob) => blob.digest);
 }
 
 function unique<T>(values: T[]): T[] {

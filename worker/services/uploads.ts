@@ -11,7 +11,8 @@ import type { RepoName } from "../oci/names";
 import { uploadRangeHeader } from "../oci/ranges";
 import { digestOfStream, writeVerified } from "../storage/blob-store";
 import { database } from "../storage/db/client";
-import { findRepositoryBlob, findStoredBlob, linkBlob, recordBlob, repositoriesHolding } from "../storage/db/queries/blobs";
+import { findRepositoryBlob, repositoriesHolding } from "../storage/db/queries/blobs";
+import { claimStoredBlob, collectedMeanwhile, linkStoredBlob, recordStoredBlob } from "./content-writes";
 
 /** A chunk as the request describes it. */
 export interface IncomingChunk {
@@ -102,7 +103,7 @@ async function finishSession(
   expect: ChunkExpectation,
 ): Promise<CompleteResult> {
   // Bytes the registry already holds are verified and dropped instead of stored again.
-  const alreadyStored = (await findStoredBlob(database(env.DB), digest)) !== null;
+  const alreadyStored = (await claimStoredBlob(env, digest)) !== null;
   const result = await stub.complete(repository, digest, body, expect, alreadyStored);
   if (result.ok) await record(env, repository, digest, result.size, result.objectKey);
   return result;
@@ -117,13 +118,11 @@ export async function cancelUpload(env: Bindings, repository: RepoName, sessionI
  * Bytes the registry already holds are hashed and dropped instead of written again.
  */
 export async function pushMonolithic(env: Bindings, repository: RepoName, digest: Digest, body: ReadableStream<Uint8Array>, length: number): Promise<void> {
-  const db = database(env.DB);
-  const stored = await findStoredBlob(db, digest);
-  if (stored !== null) {
+  if ((await claimStoredBlob(env, digest)) !== null) {
     const seen = await digestOfStream(body, digest);
     if (seen === null) throw bodyFailed();
     if (seen.hex !== digestHex(digest) || seen.size !== length) throw digestMismatch(digest);
-    await linkBlob(db, repository, digest);
+    if (!(await linkStoredBlob(env, repository, digest))) throw collectedMeanwhile(digest);
     return;
   }
   const written = await writeVerified(env.BLOBS, digest, body, length);
@@ -149,19 +148,14 @@ export async function mountBlob(
   let readable = false;
   for (const holder of holders) if ((readable = await mayRead(holder))) break;
   if (!readable) return false;
-  await linkBlob(db, repository, digest);
-  return true;
+  // Collected meanwhile: the client gets an upload session and sends the bytes again.
+  return linkStoredBlob(env, repository, digest);
 }
 
+/** A finished upload: new bytes under the session's own key, or (objectKey null) bytes already stored. */
 async function record(env: Bindings, repository: RepoName, digest: Digest, size: number, objectKey: string | null): Promise<void> {
-  const db = database(env.DB);
-  if (objectKey === null) {
-    await linkBlob(db, repository, digest);
-    return;
-  }
-  const location = await recordBlob(db, repository, { digest, size, objectKey });
-  // Another upload of the same bytes finished first; its copy is the one D1 points at.
-  if (location.objectKey !== objectKey) await env.BLOBS.delete(objectKey);
+  if (objectKey !== null) await recordStoredBlob(env, repository, { digest, size, objectKey });
+  else if (!(await linkStoredBlob(env, repository, digest))) throw collectedMeanwhile(digest);
 }
 
 function session(env: Bindings, sessionId: string) {

@@ -1,4 +1,4 @@
-// Writes that the hot path must not wait for (cache statistics, pull audit records): each
+// Writes that the hot path must not wait for (cache statistics, audit records, pull counts): each
 // isolate collects them in memory and writes them in one batch, off the response path. The
 // request that adds the first item after a write schedules the next write a second later, and
 // waitUntil keeps that write alive after the answer. So D1 sees one batch per isolate per
@@ -12,7 +12,7 @@ const FLUSH_INTERVAL_MS = 1_000;
 export interface DeferredWrites<P> {
   /** This isolate's unwritten items, to add to; the first addition after a write schedules the next. */
   pending(env: Bindings, waitUntil: WaitUntil): P;
-  /** Writes this isolate's pending items now. */
+  /** Writes this isolate's pending items now, and waits for a write already under way. */
   flush(env: Bindings): Promise<void>;
 }
 
@@ -23,11 +23,22 @@ export interface DeferredWrites<P> {
 export function deferredWrites<P>(what: string, empty: () => P, isEmpty: (pending: P) => boolean, write: (env: Bindings, pending: P) => Promise<void>): DeferredWrites<P> {
   // Per database: the tests' and the bench's Workers each have their own.
   const byDatabase = new WeakMap<D1Database, P>();
+  // The write under way per database, so that a flush waits for one the timer started a moment
+  // earlier too: a reader, which flushes first, never misses items already taken out of memory.
+  const writing = new WeakMap<D1Database, Promise<void>>();
   const flush = async (env: Bindings): Promise<void> => {
     const pending = byDatabase.get(env.DB);
-    if (pending === undefined) return;
     byDatabase.delete(env.DB);
-    if (!isEmpty(pending)) await write(env, pending);
+    // An earlier write's failure is reported to (and logged by) whoever started it.
+    const earlier = (writing.get(env.DB) ?? Promise.resolve()).catch(() => {});
+    if (pending === undefined || isEmpty(pending)) return earlier;
+    const current = earlier.then(() => write(env, pending));
+    writing.set(env.DB, current);
+    try {
+      await current;
+    } finally {
+      if (writing.get(env.DB) === current) writing.delete(env.DB);
+    }
   };
   return {
     pending(env, waitUntil) {

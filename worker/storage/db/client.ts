@@ -3,7 +3,7 @@
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import * as schema from "./schema";
 
-export type Database = DrizzleD1Database<typeof schema>;
+export type Database = DrizzleD1Database<typeof schema> & { $client: D1Database };
 
 const handles = new WeakMap<D1Database, Database>();
 
@@ -23,4 +23,19 @@ export function database(d1: D1Database): Database {
     handles.set(d1, handle);
   }
   return handle;
+}
+
+/**
+ * A plain D1 statement, for the conditional writes drizzle cannot batch: its batch() has no
+ * prepared statement for raw SQL with parameters. Run them with `d1Batch`; a statement's rows
+ * come back as objects keyed by column name.
+ */
+export function statement(db: Database, text: string, ...params: unknown[]): D1PreparedStatement {
+  return db.$client.prepare(text).bind(...params);
+}
+
+/** Runs statements in one D1 batch (one transaction) and returns each one's rows. */
+export async function d1Batch(db: Database, statements: D1PreparedStatement[]): Promise<Record<string, unknown>[][]> {
+  const results = await db.$client.batch<Record<string, unknown>>(statements);
+  return results.map((result) => result.results ?? []);
 }

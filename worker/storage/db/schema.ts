@@ -7,6 +7,8 @@
 //   manifests             manifests a repository holds, with what the referrers API needs
 //   tags                  tag → manifest digest, per repository
 //   repositories          names for the catalog, recorded on first push
+//   manifest_references   what each manifest points at (config, layers, children), for GC
+//   gc_runs, gc_candidates, schedules   storage lifecycle (worker/lifecycle)
 //   cache_*, cached_*, prefetch_jobs   pull-through cache state
 //   users, projects, project_members, robots, robot_permissions, audit_logs   identity and access
 import { sql } from "drizzle-orm";
@@ -19,7 +21,9 @@ export const repositories = sqliteTable("repositories", {
   createdAt: createdAt(),
 });
 
-export const blobs = sqliteTable("blobs", {
+export const blobs = sqliteTable(
+  "blobs",
+  {
   digest: text("digest").primaryKey(),
   size: integer("size").notNull(),
   // Exactly one of the two is set: an R2 key (worker/storage/keys.ts), or, for small manifests,
@@ -29,7 +33,16 @@ export const blobs = sqliteTable("blobs", {
   objectKey: text("object_key"),
   content: text("content"),
   createdAt: createdAt(),
-});
+  /**
+   * `deleting` is the garbage collector's tombstone (durable-objects/registry-lock.ts): set, in
+   * one conditional statement, only on a blob no repository links and no manifest row names;
+   * from then on no writer links it (every link insert requires `live`), and a writer that
+   * needs the digest stores the bytes again under a key of its own and revives the row.
+   */
+  state: text("state", { enum: ["live", "deleting"] }).notNull().default("live"),
+  /** When a writer last relied on the row (recorded, or found while pushing the same bytes), ms. */
+  touchedAt: integer("touched_at").notNull().default(0),
+}, (table) => [index("blobs_object_key").on(table.objectKey), index("blobs_state").on(table.state)]);
 
 export const repositoryBlobs = sqliteTable(
   "repository_blobs",
@@ -37,6 +50,8 @@ export const repositoryBlobs = sqliteTable(
     repository: text("repository").notNull(),
     digest: text("digest").notNull(),
     createdAt: createdAt(),
+    /** When the link was last written (a push, a mount, a fill), ms: the GC grace window counts from it. */
+    linkedAt: integer("linked_at").notNull().default(0),
   },
   (table) => [primaryKey({ columns: [table.repository, table.digest] }), index("repository_blobs_digest").on(table.digest)],
 );
@@ -53,6 +68,17 @@ export const manifests = sqliteTable(
     subject: text("subject"),
     artifactType: text("artifact_type"),
     createdAt: createdAt(),
+    /** When the manifest was last pushed to this repository, ms (retention's "latest pushed"). */
+    pushedAt: integer("pushed_at").notNull().default(0),
+    /** Pull statistics, written off the response path (worker/storage/pull-records.ts). */
+    lastPulledAt: integer("last_pulled_at"),
+    pullCount: integer("pull_count").notNull().default(0),
+    /**
+     * Whether manifest_references holds this manifest's references. Rows written before
+     * references were recorded say false until the backfill (worker/lifecycle) has read them;
+     * garbage collection does not mark while any row says false.
+     */
+    referencesRecorded: integer("references_recorded", { mode: "boolean" }).notNull().default(false),
   },
   (table) => [
     primaryKey({ columns: [table.repository, table.digest] }),
@@ -71,6 +97,85 @@ export const tags = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.repository, table.name] }), index("tags_digest").on(table.repository, table.digest)],
 );
+
+/**
+ * What a manifest points at in its repository: `blob` (config, layers) or `manifest` (an
+ * index's children). Written in the same batch as the manifest row, deleted with it
+ * (worker/storage/content.ts), so that "does any manifest of this repository still need
+ * this digest?" is one indexed lookup for the garbage collector. The subject is the
+ * manifest's own `subject` column.
+ */
+export const manifestReferences = sqliteTable(
+  "manifest_references",
+  {
+    repository: text("repository").notNull(),
+    manifest: text("manifest").notNull(),
+    target: text("target").notNull(),
+    kind: text("kind", { enum: ["blob", "manifest"] }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.repository, table.manifest, table.target] }), index("manifest_references_target").on(table.repository, table.target)],
+);
+
+// --- Storage lifecycle (worker/lifecycle, durable-objects/registry-lock.ts) ---------------------
+
+/** One garbage collection, as GET /api/v1/system/gc shows it; the RegistryLock object runs it. */
+export const gcRuns = sqliteTable(
+  "gc_runs",
+  {
+    id: text("id").primaryKey(),
+    status: text("status", { enum: ["running", "succeeded", "failed", "stopped"] }).notNull(),
+    dryRun: integer("dry_run", { mode: "boolean" }).notNull(),
+    deleteUntagged: integer("delete_untagged", { mode: "boolean" }).notNull(),
+    /** What started it: "manual" (the API) or "schedule". */
+    trigger: text("trigger").notNull(),
+    /** The phase running now (or last run), for progress. */
+    phase: text("phase").notNull(),
+    steps: integer("steps").notNull().default(0),
+    manifestsDeleted: integer("manifests_deleted").notNull().default(0),
+    linksDeleted: integer("links_deleted").notNull().default(0),
+    blobsDeleted: integer("blobs_deleted").notNull().default(0),
+    bytesFreed: integer("bytes_freed").notNull().default(0),
+    error: text("error"),
+    requestedBy: text("requested_by"),
+    /** ms since the epoch. */
+    startedAt: integer("started_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (table) => [index("gc_runs_started").on(table.startedAt)],
+);
+
+/**
+ * What a dry run found would go (a real run deletes instead of writing here): later phases of
+ * the same dry run count these as gone, so that the totals match what a real run would free.
+ */
+export const gcCandidates = sqliteTable(
+  "gc_candidates",
+  {
+    run: text("run").notNull(),
+    kind: text("kind", { enum: ["manifest", "link", "blob"] }).notNull(),
+    repository: text("repository").notNull(),
+    digest: text("digest").notNull(),
+    size: integer("size").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.run, table.kind, table.repository, table.digest] }), index("gc_candidates_digest").on(table.run, table.kind, table.digest)],
+);
+
+/**
+ * Recurring lifecycle work, started by the Cron Trigger (worker/lifecycle/scheduler.ts): one
+ * row per job, e.g. `gc`, `audit-purge`, `cache-eviction`, `retention:<project>`.
+ */
+export const schedules = sqliteTable("schedules", {
+  name: text("name").primaryKey(),
+  /** "hourly", "daily", "weekly", or a five-field cron expression (UTC). */
+  cron: text("cron").notNull(),
+  /** The job's options as JSON (e.g. {"deleteUntagged": false} for gc). */
+  options: text("options").notNull().default("{}"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  /** ms since the epoch: when it is next due, when it last started, and how that went. */
+  nextRunAt: integer("next_run_at").notNull(),
+  lastRunAt: integer("last_run_at"),
+  lastResult: text("last_result"),
+});
 
 // --- Pull-through cache (worker/proxy) --------------------------------------------------------
 // Cached manifests and blobs live in the tables above, under the cache name

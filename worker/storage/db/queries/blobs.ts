@@ -3,8 +3,8 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Digest } from "../../../oci/digest";
 import type { RepoName } from "../../../oci/names";
-import { type Database, inBatches } from "../client";
-import { blobs, repositories, repositoryBlobs } from "../schema";
+import { d1Batch, type Database, inBatches, statement } from "../client";
+import { blobs, repositoryBlobs } from "../schema";
 
 /** Where a blob's bytes are: an R2 key, or inline bytes (small manifests). */
 export interface BlobLocation {
@@ -33,10 +33,28 @@ export async function findRepositoryBlob(db: Database, repository: RepoName, dig
   return (rows[0] as BlobLocation | undefined) ?? null;
 }
 
-/** The blob's location, whichever repository holds it. Never shown to clients as such. */
+/** The blob's location, whichever repository holds it, unless collection has tombstoned it. */
 export async function findStoredBlob(db: Database, digest: Digest): Promise<BlobLocation | null> {
-  const rows = await db.select(locationColumns).from(blobs).where(eq(blobs.digest, digest)).limit(1);
+  const rows = await db
+    .select(locationColumns)
+    .from(blobs)
+    .where(and(eq(blobs.digest, digest), eq(blobs.state, "live")))
+    .limit(1);
   return (rows[0] as BlobLocation | undefined) ?? null;
+}
+
+/**
+ * A live blob a writer is about to rely on (the same bytes pushed again): touched, so that a
+ * collection starting from now on keeps it for its grace window, and its size. Null when it is
+ * not stored, or tombstoned: the writer stores the bytes itself.
+ */
+export async function touchLiveBlob(db: Database, digest: Digest, now: number): Promise<{ size: number } | null> {
+  const rows = await db
+    .update(blobs)
+    .set({ touchedAt: now })
+    .where(and(eq(blobs.digest, digest), eq(blobs.state, "live")))
+    .returning({ size: blobs.size });
+  return rows[0] ?? null;
 }
 
 /** Which of `digests` the repository holds as blobs. */
@@ -61,33 +79,83 @@ export async function repositoriesHolding(db: Database, digest: Digest, limit: n
 }
 
 /**
- * Records a verified blob and links it to the repository, in one batch. When another writer
- * recorded the digest first, its location stays (the bytes are the same) and the caller's copy
- * is redundant: the returned location says which one is authoritative.
+ * Records verified bytes stored under the caller's own key, and links them to the repository,
+ * in one batch. A live row for the digest (another writer was first) keeps its location: the
+ * returned location says which copy is authoritative, and the caller deletes its own if it is
+ * not that one. A tombstoned row is revived with the caller's location: the collector deletes
+ * only the object it tombstoned, never the caller's (worker/storage/keys.ts).
  */
 export async function recordBlob(
   db: Database,
   repository: RepoName,
   blob: { digest: Digest; size: number; objectKey: string | null; content?: string | null },
+  now: number,
 ): Promise<BlobLocation> {
-  const [, , , rows] = await db.batch([
-    db
-      .insert(blobs)
-      .values({ digest: blob.digest, size: blob.size, objectKey: blob.objectKey, content: blob.content ?? null })
-      .onConflictDoNothing(),
-    db.insert(repositories).values({ name: repository }).onConflictDoNothing(),
-    db.insert(repositoryBlobs).values({ repository, digest: blob.digest }).onConflictDoNothing(),
-    db.select(locationColumns).from(blobs).where(eq(blobs.digest, blob.digest)),
+  const [, , , rows] = await d1Batch(db, [
+    upsertLiveBlob(db, { ...blob, content: blob.content ?? null }, now),
+    insertRepositoryIfLive(db, repository, blob.digest),
+    insertLinkIfLive(db, repository, blob.digest, now),
+    statement(db, "SELECT digest, size, object_key AS objectKey, content FROM blobs WHERE digest = ?", blob.digest),
   ]);
-  return rows[0] as BlobLocation;
+  return rows![0] as unknown as BlobLocation;
 }
 
-/** Links an already-stored blob into a repository (mounts, and re-pushes of known content). */
-export async function linkBlob(db: Database, repository: RepoName, digest: Digest): Promise<void> {
-  await db.batch([
-    db.insert(repositories).values({ name: repository }).onConflictDoNothing(),
-    db.insert(repositoryBlobs).values({ repository, digest }).onConflictDoNothing(),
+/**
+ * Links an already-stored blob into a repository (mounts, re-pushes of known content, fills
+ * for another cache name). Only a live blob is linked, in the same statement that checks it:
+ * false means the collector has tombstoned (or deleted) it, and the caller must store the
+ * bytes again, or let the client upload them.
+ */
+export async function linkBlob(db: Database, repository: RepoName, digest: Digest, now: number): Promise<boolean> {
+  const [, , linked] = await d1Batch(db, [
+    insertRepositoryIfLive(db, repository, digest),
+    insertLinkIfLive(db, repository, digest, now),
+    statement(db, "SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?", repository, digest),
   ]);
+  return linked!.length > 0;
+}
+
+/**
+ * Inserts the row, or revives a tombstoned one with this location; a live row keeps its
+ * location and is touched. (SQLite evaluates every SET expression against the old row.)
+ */
+export function upsertLiveBlob(db: Database, blob: { digest: Digest; size: number; objectKey: string | null; content: string | null }, now: number): D1PreparedStatement {
+  return statement(
+    db,
+    `INSERT INTO blobs (digest, size, object_key, content, state, touched_at) VALUES (?1, ?2, ?3, ?4, 'live', ?5)
+     ON CONFLICT (digest) DO UPDATE SET
+       object_key = CASE WHEN blobs.state = 'deleting' THEN excluded.object_key ELSE blobs.object_key END,
+       content = CASE WHEN blobs.state = 'deleting' THEN excluded.content ELSE blobs.content END,
+       state = 'live',
+       touched_at = excluded.touched_at`,
+    blob.digest,
+    blob.size,
+    blob.objectKey,
+    blob.content,
+    now,
+  );
+}
+
+function insertRepositoryIfLive(db: Database, repository: RepoName, digest: Digest): D1PreparedStatement {
+  return statement(
+    db,
+    `INSERT INTO repositories (name) SELECT ?1 WHERE EXISTS (SELECT 1 FROM blobs WHERE digest = ?2 AND state = 'live')
+     ON CONFLICT DO NOTHING`,
+    repository,
+    digest,
+  );
+}
+
+/** The link, written only while the blob is live: the half of the tombstone protocol writers keep. */
+function insertLinkIfLive(db: Database, repository: RepoName, digest: Digest, now: number): D1PreparedStatement {
+  return statement(
+    db,
+    `INSERT INTO repository_blobs (repository, digest, linked_at) SELECT ?1, digest, ?3 FROM blobs WHERE digest = ?2 AND state = 'live'
+     ON CONFLICT (repository, digest) DO UPDATE SET linked_at = excluded.linked_at`,
+    repository,
+    digest,
+    now,
+  );
 }
 
 /** Removes the repository's link; true when there was one. The bytes stay for GC. */

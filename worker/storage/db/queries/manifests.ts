@@ -2,9 +2,9 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Digest } from "../../../oci/digest";
 import type { RepoName, Tag } from "../../../oci/names";
-import { type Database, inBatches } from "../client";
-import { blobs, manifests, repositories, tags } from "../schema";
-import type { BlobLocation } from "./blobs";
+import { d1Batch, type Database, inBatches, statement } from "../client";
+import { blobs, manifestReferences, manifests, tags } from "../schema";
+import { type BlobLocation, upsertLiveBlob } from "./blobs";
 
 export interface StoredManifest extends BlobLocation {
   mediaType: string;
@@ -76,45 +76,84 @@ export function heldManifestDigests(db: Database, repository: RepoName, digests:
   });
 }
 
-/**
- * Records a manifest, where its bytes are, and the tags pointing at it, in one batch.
- * Pushing the same manifest again changes nothing but the tags.
- */
-export async function recordManifest(
-  db: Database,
-  repository: RepoName,
-  manifest: ManifestRecord,
-  location: { objectKey: string | null; content: string | null },
-  tagNames: Tag[],
-): Promise<void> {
-  const statements = [
-    db
-      .insert(blobs)
-      .values({ digest: manifest.digest, size: manifest.size, objectKey: location.objectKey, content: location.content })
-      .onConflictDoNothing(),
-    db.insert(repositories).values({ name: repository }).onConflictDoNothing(),
-    db
-      .insert(manifests)
-      .values({
-        repository,
-        digest: manifest.digest,
-        mediaType: manifest.mediaType,
-        size: manifest.size,
-        subject: manifest.subject,
-        artifactType: manifest.artifactType,
-      })
-      .onConflictDoNothing(),
-  ] as const;
-  const tagStatements = tagNames.map((name) =>
-    db
-      .insert(tags)
-      .values({ repository, name, digest: manifest.digest })
-      .onConflictDoUpdate({ target: [tags.repository, tags.name], set: { digest: manifest.digest, updatedAt: sql`(unixepoch())` } }),
-  );
-  await db.batch([...statements, ...tagStatements]);
+/** A manifest to record, with what it points at and the tags to put on it. */
+export interface ManifestWrite {
+  manifest: ManifestRecord;
+  /** Where its bytes are; null when a live blob row holds them already (they were not written again). */
+  location: { objectKey: string | null; content: string | null } | null;
+  tags: Tag[];
+  /** The config and layers it needs from the registry (non-distributable layers aside). */
+  blobs: Digest[];
+  /** An index's child manifests. */
+  children: Digest[];
+  /**
+   * A push needs everything it points at in the repository already, checked in the statement
+   * that inserts it; a cached upstream manifest is recorded before its blobs are fetched.
+   */
+  requireReferences: boolean;
 }
 
-/** Deletes a manifest and every tag pointing at it; true when it existed. */
+/**
+ * "bytes-missing": the collector tombstoned the bytes the writer meant to rely on; store them
+ * and retry. `objectKey` is where D1 says the bytes are (a writer whose copy is not that one
+ * deletes its copy).
+ */
+export type ManifestWriteResult = { outcome: "recorded"; objectKey: string | null } | { outcome: "bytes-missing" | "references-missing" };
+
+/**
+ * Records a manifest, its references and its tags in one batch, each statement conditional on
+ * the one before: the manifest row only while its bytes are live and (for a push) everything
+ * it points at is still in the repository, so that a collection deleting a link or a child
+ * meanwhile makes the push fail rather than leave a manifest pointing at nothing. Pushing the
+ * same manifest again changes its push time and its tags.
+ */
+export async function recordManifest(db: Database, repository: RepoName, write: ManifestWrite, now: number): Promise<ManifestWriteResult> {
+  const { manifest } = write;
+  const blobList = unique(write.blobs);
+  const childList = unique(write.children);
+  // ?1 repository, ?2 digest, ?3 the blobs (JSON), ?4 the children (JSON), then each statement's
+  // own; D1 wants exactly as many values as the highest ?N a statement names.
+  const bound = (text: string, ...more: unknown[]) => {
+    const values = [repository, manifest.digest, JSON.stringify(blobList), JSON.stringify(childList), ...more];
+    const highest = Math.max(...[...text.matchAll(/\?(\d+)/g)].map((match) => Number(match[1])));
+    return statement(db, text, ...values.slice(0, highest));
+  };
+  const present = "EXISTS (SELECT 1 FROM manifests WHERE repository = ?1 AND digest = ?2)";
+  const referencesHeld = write.requireReferences
+    ? `(SELECT count(*) FROM repository_blobs WHERE repository = ?1 AND digest IN (SELECT value FROM json_each(?3))) = ${blobList.length}
+       AND (SELECT count(*) FROM manifests WHERE repository = ?1 AND digest IN (SELECT value FROM json_each(?4))) = ${childList.length}`
+    : "1";
+  const statements = [
+    bound(
+      `INSERT INTO manifests (repository, digest, media_type, size, subject, artifact_type, pushed_at, references_recorded)
+       SELECT ?1, ?2, ?5, ?6, ?7, ?8, ?9, 1
+       WHERE EXISTS (SELECT 1 FROM blobs WHERE digest = ?2 AND state = 'live') AND ${referencesHeld}
+       ON CONFLICT (repository, digest) DO UPDATE SET pushed_at = excluded.pushed_at, references_recorded = 1`,
+      manifest.mediaType,
+      manifest.size,
+      manifest.subject,
+      manifest.artifactType,
+      now,
+    ),
+    bound(`INSERT INTO manifest_references (repository, manifest, target, kind) SELECT ?1, ?2, value, 'blob' FROM json_each(?3) WHERE ${present} ON CONFLICT DO NOTHING`),
+    bound(`INSERT INTO manifest_references (repository, manifest, target, kind) SELECT ?1, ?2, value, 'manifest' FROM json_each(?4) WHERE ${present} ON CONFLICT DO NOTHING`),
+    bound(`INSERT INTO repositories (name) SELECT ?1 WHERE ${present} ON CONFLICT DO NOTHING`),
+    bound(
+      `INSERT INTO tags (repository, name, digest, updated_at) SELECT ?1, value, ?2, unixepoch() FROM json_each(?5) WHERE ${present}
+       ON CONFLICT (repository, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+      JSON.stringify(write.tags),
+    ),
+    bound("SELECT 1 FROM manifests WHERE repository = ?1 AND digest = ?2"),
+    bound("SELECT state, object_key AS objectKey FROM blobs WHERE digest = ?2"),
+  ];
+  if (write.location !== null) statements.unshift(upsertLiveBlob(db, { digest: manifest.digest, size: manifest.size, ...write.location }, now));
+  const results = await d1Batch(db, statements);
+  const [recorded, bytes] = results.slice(-2) as [unknown[], { state: string; objectKey: string | null }[]];
+  if (recorded.length > 0) return { outcome: "recorded", objectKey: bytes[0]?.objectKey ?? null };
+  return { outcome: bytes[0]?.state === "live" ? "references-missing" : "bytes-missing" };
+}
+
+/** Deletes a manifest, every tag pointing at it and its references; true when it existed. */
 export async function deleteManifest(db: Database, repository: RepoName, digest: Digest): Promise<boolean> {
   const [, deleted] = await db.batch([
     db.delete(tags).where(and(eq(tags.repository, repository), eq(tags.digest, digest))),
@@ -122,6 +161,7 @@ export async function deleteManifest(db: Database, repository: RepoName, digest:
       .delete(manifests)
       .where(and(eq(manifests.repository, repository), eq(manifests.digest, digest)))
       .returning({ digest: manifests.digest }),
+    db.delete(manifestReferences).where(and(eq(manifestReferences.repository, repository), eq(manifestReferences.manifest, digest))),
   ]);
   return deleted.length > 0;
 }
@@ -171,3 +211,8 @@ export async function listReferrers(
     .limit(limit);
   return rows as ReferrerRow[];
 }
+
+function unique<T>(values: T[]): T[] {
+  return [...new Set(values)];
+}
+

@@ -1,0 +1,125 @@
+// The one content-write path (DESIGN lesson 12). Every way content enters a repository goes
+// through here: uploads and monolithic pushes, mounts, manifest PUTs, pull-through fills and
+// prefetches. It is where references are recorded and where writers keep their half of the
+// garbage collector's tombstone protocol (durable-objects/registry-lock.ts):
+//   - new bytes are written under a key of their own and recorded (reviving a tombstoned row);
+//   - bytes already stored are linked only while live, in the statement that checks it; when
+//     collection took them, the writer stores them again (manifests, fills) or the client
+//     uploads them (mounts: the spec's fallback to an upload session);
+//   - a writer about to re-hash a re-push of stored bytes touches them first, so that a
+//     collection starting meanwhile keeps them for its grace window.
+import type { Bindings } from "../env";
+import { RegistryError } from "../errors";
+import type { Digest } from "../oci/digest";
+import type { RepoName, Tag } from "../oci/names";
+import { writeVerified } from "../storage/blob-store";
+import { database } from "../storage/db/client";
+import { type BlobLocation, linkBlob, recordBlob, touchLiveBlob, unlinkBlob } from "../storage/db/queries/blobs";
+import { deleteManifest, deleteTag, type ManifestRecord, type ManifestWrite, recordManifest } from "../storage/db/queries/manifests";
+
+/** Manifests up to this size are kept in their D1 row: a pull by tag is then one query. */
+export const INLINE_MANIFEST_BYTES = 64 * 1024;
+
+/**
+ * Verified bytes stored under `objectKey` (a key no other write uses): recorded and linked to
+ * the repository. When another writer recorded the digest first, its copy stays and ours is
+ * deleted; the returned location is the one D1 holds.
+ */
+export async function recordStoredBlob(env: Bindings, repository: RepoName, blob: { digest: Digest; size: number; objectKey: string }): Promise<BlobLocation> {
+  const location = await recordBlob(database(env.DB), repository, blob, Date.now());
+  if (location.objectKey !== blob.objectKey) await deleteOwnCopy(env, blob.objectKey, blob.digest);
+  return location;
+}
+
+/** Links stored bytes into the repository; false when collection has taken them. */
+export function linkStoredBlob(env: Bindings, repository: RepoName, digest: Digest): Promise<boolean> {
+  return linkBlob(database(env.DB), repository, digest, Date.now());
+}
+
+/**
+ * Before re-hashing a push of bytes the registry already holds: their size when they are
+ * stored and live (touched, so a collection starting now keeps them), else null.
+ */
+export function claimStoredBlob(env: Bindings, digest: Digest): Promise<{ size: number } | null> {
+  return touchLiveBlob(database(env.DB), digest, Date.now());
+}
+
+/** The re-push was checked, but the bytes it relied on were collected meanwhile (past the grace window). */
+export function collectedMeanwhile(digest: Digest): RegistryError {
+  return new RegistryError("BLOB_UPLOAD_INVALID", `${digest} was removed by garbage collection while this push was checked; push it again`);
+}
+
+export interface ManifestToStore {
+  manifest: ManifestRecord;
+  bytes: Uint8Array;
+  tags: Tag[];
+  blobs: Digest[];
+  children: Digest[];
+  requireReferences: boolean;
+}
+
+/**
+ * Stores a manifest's bytes (inline when small, else in R2 unless live there already) and
+ * records it. False when something it points at left the repository between the caller's
+ * check and the write (a concurrent delete or collection): nothing was recorded.
+ */
+export async function storeManifest(env: Bindings, repository: RepoName, toStore: ManifestToStore): Promise<boolean> {
+  const db = database(env.DB);
+  const { digest } = toStore.manifest;
+  const inline = inlineText(toStore.bytes);
+  let location: ManifestWrite["location"] = inline === null ? null : { objectKey: null, content: inline };
+  if (location === null && (await touchLiveBlob(db, digest, Date.now())) === null) location = await writeManifestBytes(env, digest, toStore.bytes);
+  const write: ManifestWrite = { ...toStore, location };
+  let result = await recordManifest(db, repository, write, Date.now());
+  if (result.outcome === "bytes-missing") {
+    // Collection tombstoned the stored copy after we found it live: store the bytes again.
+    write.location = await writeManifestBytes(env, digest, toStore.bytes);
+    result = await recordManifest(db, repository, write, Date.now());
+  }
+  const ours = write.location?.objectKey ?? null;
+  if (ours !== null && (result.outcome !== "recorded" || result.objectKey !== ours)) await deleteOwnCopy(env, ours, digest);
+  if (result.outcome === "bytes-missing") throw new RegistryError("UNKNOWN", `storing manifest ${digest} failed: its bytes were collected twice while it was written`);
+  return result.outcome === "recorded";
+}
+
+/** By digest: the manifest, its tags and references. By tag: only the tag. True when it existed. */
+export function removeManifest(env: Bindings, repository: RepoName, digest: Digest): Promise<boolean> {
+  return deleteManifest(database(env.DB), repository, digest);
+}
+
+export function removeTag(env: Bindings, repository: RepoName, tag: Tag): Promise<boolean> {
+  return deleteTag(database(env.DB), repository, tag);
+}
+
+/** Removes the repository's link to a blob; its bytes stay until garbage collection. */
+export function removeBlobLink(env: Bindings, repository: RepoName, digest: Digest): Promise<boolean> {
+  return unlinkBlob(database(env.DB), repository, digest);
+}
+
+async function writeManifestBytes(env: Bindings, digest: Digest, bytes: Uint8Array): Promise<{ objectKey: string; content: null }> {
+  const written = await writeVerified(env.BLOBS, digest, bytes, bytes.byteLength);
+  // The digest was computed from these very bytes; a mismatch means storage misbehaved.
+  if (!written.ok) throw new RegistryError("UNKNOWN", `storing manifest ${digest} failed`);
+  return { objectKey: written.objectKey, content: null };
+}
+
+/** Our copy lost to another writer's, or was never recorded: nothing names it. */
+async function deleteOwnCopy(env: Bindings, objectKey: string, digest: Digest): Promise<void> {
+  await env.BLOBS.delete(objectKey).catch((error: unknown) => console.error(`deleting an unrecorded copy of ${digest} (${objectKey}) failed; collection will find it`, error));
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * A small manifest's exact text, for its D1 row; null when it goes to R2. TEXT holds the exact
+ * bytes of valid UTF-8 (pushed manifests always are: they are checked JSON; an upstream's might
+ * not be, and then goes to R2).
+ */
+function inlineText(bytes: Uint8Array): string | null {
+  if (bytes.byteLength > INLINE_MANIFEST_BYTES) return null;
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
