@@ -20,6 +20,8 @@ CREATE TABLE `gc_runs` (
 	`links_deleted` integer DEFAULT 0 NOT NULL,
 	`blobs_deleted` integer DEFAULT 0 NOT NULL,
 	`bytes_freed` integer DEFAULT 0 NOT NULL,
+	`largest_step_calls` integer DEFAULT 0 NOT NULL,
+	`largest_step_ms` integer DEFAULT 0 NOT NULL,
 	`error` text,
 	`requested_by` text,
 	`started_at` integer NOT NULL,

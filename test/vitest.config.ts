@@ -44,6 +44,10 @@ export default defineConfig({
             // conformance suite's single-request pushes of 3 × OCI-Chunk-Min-Length (8 MiB).
             PIER_MAX_BODY_BYTES: String(25 * 1024 * 1024),
             PIER_UPSTREAMS: JSON.stringify(upstreams),
+            // Garbage collection keeps nothing for being recent: a test's GC run sees what the test
+            // wrote before it as old (test files have storage of their own, so no other file's
+            // pushes are in flight). The grace window itself is tested with its own setting.
+            PIER_GC_GRACE_SECONDS: "0",
             // Every test acts as admin from one address: the limit is tested with its own rules.
             PIER_RATE_LIMIT_PER_SECOND: "100000",
             // The secrets every Pier needs; tests sign in as admin with TEST_ADMIN_PASSWORD.

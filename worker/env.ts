@@ -3,6 +3,7 @@
 import type { BlobFill } from "../durable-objects/blob-fill";
 import type { ManifestRefresh } from "../durable-objects/manifest-refresh";
 import type { RateLimiter } from "../durable-objects/rate-limiter";
+import type { RegistryLock } from "../durable-objects/registry-lock";
 import type { SignInThrottle } from "../durable-objects/sign-in-throttle";
 import type { UploadSession } from "../durable-objects/upload-session";
 import type { JobMessage } from "./jobs/messages";
@@ -19,6 +20,8 @@ export interface Bindings {
   RATE_LIMITERS: DurableObjectNamespace<RateLimiter>;
   /** Failed sign-ins, counted per client address, per login name and per (name, address). */
   SIGN_IN_THROTTLES: DurableObjectNamespace<SignInThrottle>;
+  /** The one object ("gc") that serialises garbage collection runs. */
+  REGISTRY_LOCK: DurableObjectNamespace<RegistryLock>;
   /** Background work: cache prefetches (worker/jobs). */
   JOBS: Queue<JobMessage>;
   /** Largest request body accepted, in bytes (a decimal string). */

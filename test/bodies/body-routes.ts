@@ -70,6 +70,8 @@ export const BODY_ROUTES: BodyRoute[] = [
   { method: "PATCH", pattern: "/api/v1/robots/:name", body: "json", path: using((f) => `/api/v1/robots/${f.systemRobot}`), as: "admin" },
   { method: "POST", pattern: "/api/v1/robots/:name/secret", body: "none", path: using((f) => `/api/v1/robots/${f.systemRobot}/secret`), as: "admin" },
   { method: "POST", pattern: "/api/v1/cache/prefetch", body: "json", path: fixed("/api/v1/cache/prefetch"), as: "admin" },
+  { method: "PUT", pattern: "/api/v1/system/schedules/:name", body: "json", path: fixed("/api/v1/system/schedules/audit-purge"), as: "admin" },
+  { method: "POST", pattern: "/api/v1/system/gc", body: "json", path: fixed("/api/v1/system/gc"), as: "admin" },
 ];
 
 export function describeRoute(route: BodyRoute): string {

@@ -50,7 +50,8 @@ ${adminLine}
          (upstream caches are public: pulls through them need no login)
 `);
 
-const server = spawn("npx", ["wrangler", "dev", ...process.argv.slice(2)], { cwd: root, env, stdio: "inherit" });
+// --test-scheduled: wrangler dev runs no Cron Triggers by itself; GET /__scheduled fires one.
+const server = spawn("npx", ["wrangler", "dev", "--test-scheduled", ...process.argv.slice(2)], { cwd: root, env, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
 server.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 checkConfiguration();

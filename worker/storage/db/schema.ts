@@ -135,6 +135,9 @@ export const gcRuns = sqliteTable(
     linksDeleted: integer("links_deleted").notNull().default(0),
     blobsDeleted: integer("blobs_deleted").notNull().default(0),
     bytesFreed: integer("bytes_freed").notNull().default(0),
+    /** The most D1 and R2 calls one step made, and the longest step (ms): what the platform limits bound. */
+    largestStepCalls: integer("largest_step_calls").notNull().default(0),
+    largestStepMs: integer("largest_step_ms").notNull().default(0),
     error: text("error"),
     requestedBy: text("requested_by"),
     /** ms since the epoch. */

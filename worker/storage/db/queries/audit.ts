@@ -1,5 +1,6 @@
-// The audit log: appended in batches, listed newest first with an id cursor.
-import { and, desc, eq, getTableColumns, lt, or, sql, type SQL } from "drizzle-orm";
+// The audit log: appended in batches, listed newest first with an id cursor, purged past its
+// retention (worker/lifecycle/audit-purge.ts).
+import { and, desc, eq, getTableColumns, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../client";
 import { auditLogs } from "../schema";
 
@@ -60,4 +61,14 @@ export async function listAudit(db: Database, filter: AuditFilter, limit: number
     .where(conditions.length === 0 ? undefined : and(...conditions))
     .orderBy(desc(auditLogs.at), desc(auditLogs.id))
     .limit(limit);
+}
+
+/**
+ * Deletes up to `limit` records older than `before` (ms) in one statement, the oldest first;
+ * returns how many went. Bounded so that one statement stays well inside D1's 30 s per query.
+ */
+export async function deleteAuditBefore(db: Database, before: number, limit: number): Promise<number> {
+  const oldest = db.select({ id: auditLogs.id }).from(auditLogs).where(lt(auditLogs.at, before)).orderBy(auditLogs.at).limit(limit);
+  const result = await db.delete(auditLogs).where(inArray(auditLogs.id, oldest)).run();
+  return result.meta.changes;
 }
