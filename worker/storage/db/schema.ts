@@ -180,6 +180,50 @@ export const schedules = sqliteTable("schedules", {
   lastResult: text("last_result"),
 });
 
+/** A project's retention policy (worker/lifecycle/retention*.ts): rules as JSON, and how often it runs. */
+export const retentionPolicies = sqliteTable("retention_policies", {
+  project: text("project").primaryKey(),
+  /** [{"template", "n", "repositories": {"include", "exclude"}, "tags": {"include", "exclude"}, "untagged"}] */
+  rules: text("rules").notNull(),
+  /** "hourly", "daily", "weekly", a cron expression, or null: only run when asked. */
+  schedule: text("schedule"),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** One retention run of a project, real or dry. */
+export const retentionRuns = sqliteTable(
+  "retention_runs",
+  {
+    id: text("id").primaryKey(),
+    project: text("project").notNull(),
+    dryRun: integer("dry_run", { mode: "boolean" }).notNull(),
+    trigger: text("trigger").notNull(),
+    status: text("status", { enum: ["running", "succeeded", "failed"] }).notNull(),
+    /** Artifacts examined, and removed (or, dry, that would be). */
+    examined: integer("examined").notNull().default(0),
+    removed: integer("removed").notNull().default(0),
+    error: text("error"),
+    startedAt: integer("started_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (table) => [index("retention_runs_project").on(table.project, table.startedAt)],
+);
+
+/** What a retention run removed (or would remove): one row per artifact, with the tags it had. */
+export const retentionRunItems = sqliteTable(
+  "retention_run_items",
+  {
+    run: text("run").notNull(),
+    repository: text("repository").notNull(),
+    digest: text("digest").notNull(),
+    /** JSON array of the tags it carried. */
+    tags: text("tags").notNull(),
+    pushedAt: integer("pushed_at").notNull(),
+    lastPulledAt: integer("last_pulled_at"),
+  },
+  (table) => [primaryKey({ columns: [table.run, table.repository, table.digest] })],
+);
+
 // --- Pull-through cache (worker/proxy) --------------------------------------------------------
 // Cached manifests and blobs live in the tables above, under the cache name
 // `<upstream>/<upstream repository>` (also the prefixed path clients may use). These tables
@@ -230,6 +274,9 @@ export const cacheCounters = sqliteTable("cache_counters", {
   bytesServed: integer("bytes_served").notNull().default(0),
   bytesFetched: integer("bytes_fetched").notNull().default(0),
   updatedAt: integer("updated_at").notNull().default(0),
+  /** What cache eviction removed (worker/lifecycle/cache-eviction.ts): bytes and artifacts. */
+  bytesEvicted: integer("bytes_evicted").notNull().default(0),
+  artifactsEvicted: integer("artifacts_evicted").notNull().default(0),
 });
 
 /** Cache pre-warming requests (POST /api/v1/cache/prefetch), run by the JOBS queue consumer. */
@@ -292,6 +339,14 @@ export const projects = sqliteTable("projects", {
    * before then was decided while the project was public: its pulls are decided again.
    */
   restrictedAt: integer("restricted_at"),
+  /**
+   * Storage quota in bytes; -1 is unlimited. Usage is not stored: it is computed from the
+   * project's links and manifests (each digest once), so it is exact under any concurrency
+   * (worker/storage/db/queries/quotas.ts).
+   */
+  storageLimitBytes: integer("storage_limit_bytes").notNull().default(-1),
+  /** Tag immutability rules, JSON: [{"repositories": "**", "tags": "v*"}] (worker/lifecycle/immutability.ts). */
+  immutableTagRules: text("immutable_tag_rules").notNull().default("[]"),
   createdBy: text("created_by"),
   createdAt: createdAt(),
 });
