@@ -48,6 +48,9 @@ export default defineConfig({
             // wrote before it as old (test files have storage of their own, so no other file's
             // pushes are in flight). The grace window itself is tested with its own setting.
             PIER_GC_GRACE_SECONDS: "0",
+            // The GC model test's seed (test/model/gc-interleavings.test.ts): random unless set.
+            PIER_MODEL_SEED: process.env.PIER_MODEL_SEED ?? "",
+            PIER_MODEL_OPERATIONS: process.env.PIER_MODEL_OPERATIONS ?? "",
             // Every test acts as admin from one address: the limit is tested with its own rules.
             PIER_RATE_LIMIT_PER_SECOND: "100000",
             // The secrets every Pier needs; tests sign in as admin with TEST_ADMIN_PASSWORD.

@@ -51,7 +51,10 @@ export const BODY_ROUTES: BodyRoute[] = [
   { method: "POST", pattern: "/api/v1/projects", body: "json", path: fixed("/api/v1/projects"), as: "admin" },
   { method: "PATCH", pattern: "/api/v1/projects/:project", body: "json", path: using((f) => `/api/v1/projects/${f.project}`), as: "admin" },
   { method: "POST", pattern: "/api/v1/projects/:project/members", body: "json", path: using((f) => `/api/v1/projects/${f.project}/members`), as: "admin" },
+  { method: "PUT", pattern: "/api/v1/projects/:project/immutable-tags", body: "json", path: using((f) => `/api/v1/projects/${f.project}/immutable-tags`), as: "admin" },
   { method: "POST", pattern: "/api/v1/projects/:project/robots", body: "json", path: using((f) => `/api/v1/projects/${f.project}/robots`), as: "admin" },
+  { method: "PUT", pattern: "/api/v1/projects/:project/retention", body: "json", path: using((f) => `/api/v1/projects/${f.project}/retention`), as: "admin" },
+  { method: "POST", pattern: "/api/v1/projects/:project/retention/runs", body: "json", path: using((f) => `/api/v1/projects/${f.project}/retention/runs`), as: "admin" },
   {
     method: "PATCH",
     pattern: "/api/v1/projects/:project/robots/:name",

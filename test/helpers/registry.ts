@@ -1,7 +1,7 @@
 // Shared helpers for tests that talk to the registry through its HTTP API (SELF.fetch runs the
 // real Worker in workerd, with real R2, D1 and Durable Objects).
 import { env, SELF } from "cloudflare:test";
-import { expect } from "vitest";
+import { afterEach, beforeEach, expect } from "vitest";
 import { RegistryError } from "../../worker/errors";
 
 export const BASE = "http://registry.test";
@@ -69,6 +69,18 @@ export function collectServerErrors(): { errors: string[]; stop: () => void } {
   };
   responseObservers.add(observer);
   return { errors, stop: () => responseObservers.delete(observer) };
+}
+
+/** Called in a describe block (or at a file's top): each test there fails if a `request()` answered 5xx. */
+export function expectNoServerErrors(): void {
+  let collected: ReturnType<typeof collectServerErrors>;
+  beforeEach(() => {
+    collected = collectServerErrors();
+  });
+  afterEach(() => {
+    collected.stop();
+    expect(collected.errors).toEqual([]);
+  });
 }
 
 export function bytesOf(text: string): Uint8Array {

@@ -12,6 +12,8 @@ const hub = {
   tagTtlSeconds: 600,
   allow: ["library/*"],
   timeoutMs: 10000,
+  maxBytes: 107374182400,
+  maxIdleDays: 30,
 };
 
 describe("parseUpstreams", () => {
@@ -33,9 +35,9 @@ describe("parseUpstreams", () => {
     expect(parseUpstreams("", "")).toEqual({ upstreams: [], mirrorDefault: null });
   });
 
-  it("fills defaults: type oci, allow everything, 600 s tag TTL, 10 s timeout, no credentials", () => {
+  it("fills defaults: type oci, allow everything, 600 s tag TTL, 10 s timeout, no credentials, no size bound, 30 idle days", () => {
     const [upstream] = parseUpstreams([{ name: "local", url: "http://127.0.0.1:5000" }], undefined).upstreams;
-    expect(upstream).toMatchObject({ type: "oci", allow: ["**"], tagTtlSeconds: 600, timeoutMs: 10000, usernameSecret: null, passwordSecret: null });
+    expect(upstream).toMatchObject({ type: "oci", allow: ["**"], tagTtlSeconds: 600, timeoutMs: 10000, usernameSecret: null, passwordSecret: null, maxBytes: null, maxIdleDays: 30 });
     expect(upstream!.hosts).toEqual(["127.0.0.1:5000"]);
   });
 
@@ -56,6 +58,11 @@ describe("parseUpstreams", () => {
     ["a zero timeout", [{ name: "hub", url: "https://example.com", timeoutMs: 0 }]],
     ["an empty allow list", [{ name: "hub", url: "https://example.com", allow: [] }]],
     ["an allow pattern that is no name", [{ name: "hub", url: "https://example.com", allow: ["Library/*"] }]],
+    ["a zero maxBytes", [{ name: "hub", url: "https://example.com", maxBytes: 0 }]],
+    ["a fractional maxBytes", [{ name: "hub", url: "https://example.com", maxBytes: 1.5 }]],
+    ["a maxBytes with a unit", [{ name: "hub", url: "https://example.com", maxBytes: "100GiB" }]],
+    ["a zero maxIdleDays (everything would go)", [{ name: "hub", url: "https://example.com", maxIdleDays: 0 }]],
+    ["a negative maxIdleDays", [{ name: "hub", url: "https://example.com", maxIdleDays: -30 }]],
     ["an unknown field (a typo)", [{ name: "hub", url: "https://example.com", timeout: 5 }]],
     ["a duplicate name", [{ name: "hub", url: "https://a.example" }, { name: "hub", url: "https://b.example" }]],
   ])("refuses %s with a ConfigError", (_, value) => {
@@ -68,6 +75,8 @@ describe("parseUpstreams", () => {
 
   it("names the upstream and the field in its message", () => {
     expect(() => parseUpstreams([{ name: "quay", url: "https://quay.io", timeoutMs: "soon" }], undefined)).toThrow(/"quay".*timeoutMs/);
+    expect(() => parseUpstreams([{ name: "quay", url: "https://quay.io", maxBytes: "100GiB" }], undefined)).toThrow(/"quay": "maxBytes" must be a whole number >= 1/);
+    expect(() => parseUpstreams([{ name: "quay", url: "https://quay.io", maxIdleDays: 0 }], undefined)).toThrow(/"quay": "maxIdleDays" must be a whole number >= 1/);
   });
 });
 

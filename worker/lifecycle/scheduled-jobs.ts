@@ -8,7 +8,9 @@
 // "retention" without a target is not "retention:".
 import type { Bindings, WaitUntil } from "../env";
 import { auditPurgeJob } from "./audit-purge";
+import { cacheEvictionJob } from "./cache-eviction";
 import { gcJob } from "./gc-start";
+import { retentionJob } from "./retention";
 
 /** What a job learns about the run beyond its options. */
 export interface JobRun {
@@ -35,7 +37,10 @@ export type ScheduledJob = (env: Bindings, options: unknown, now: number, run: J
 
 export const SCHEDULED_JOBS: Record<string, ScheduledJob> = {
   "audit-purge": auditPurgeJob,
+  "cache-eviction": cacheEvictionJob,
   gc: gcJob,
+  // "retention:<project>": the project's retention policy, on the schedule the policy names.
+  "retention:": retentionJob,
 };
 
 export interface DefaultSchedule {
@@ -53,6 +58,8 @@ export const DEFAULT_SCHEDULES: readonly DefaultSchedule[] = [
   { name: "audit-purge", cron: "daily", options: {} },
   // Only what nothing references: untagged manifests stay unless an admin asks for them to go.
   { name: "gc", cron: "weekly", options: { deleteUntagged: false } },
+  // Each upstream's maxIdleDays and maxBytes (PIER_UPSTREAMS); starts a collection when it evicted.
+  { name: "cache-eviction", cron: "hourly", options: {} },
 ];
 
 /** The kind a schedule's name runs: the name, or its part up to and including the first ":". */

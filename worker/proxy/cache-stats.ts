@@ -90,6 +90,9 @@ export interface UpstreamStats extends Counters {
   hitRatio: number;
   /** Bytes served that did not have to come from upstream. */
   bytesSaved: number;
+  /** What cache eviction removed (worker/lifecycle/cache-eviction.ts). */
+  bytesEvicted: number;
+  artifactsEvicted: number;
 }
 
 export interface CachedArtifactStats {

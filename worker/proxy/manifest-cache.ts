@@ -26,7 +26,8 @@ export interface ProxiedManifest extends ManifestContent {
   cache: CacheOutcome;
 }
 
-export async function getProxiedManifest(env: Bindings, waitUntil: WaitUntil, target: ProxyTarget, reference: Reference, withBody: boolean): Promise<ProxiedManifest> {
+/** `retried`: this is the second look, after the copy a HEAD confirmed was evicted meanwhile. */
+export async function getProxiedManifest(env: Bindings, waitUntil: WaitUntil, target: ProxyTarget, reference: Reference, withBody: boolean, retried = false): Promise<ProxiedManifest> {
   const db = database(env.DB);
   const key = reference.kind === "tag" ? reference.tag : reference.digest;
   const now = Date.now();
@@ -55,6 +56,10 @@ export async function getProxiedManifest(env: Bindings, waitUntil: WaitUntil, ta
       throw upstreamFailureToError(target.upstream.name, answer.failure);
     case "current": {
       const manifest = await findManifestByDigest(db, target.cacheName, answer.digest);
+      // Upstream's HEAD confirmed the copy the lookup found, and cache eviction removed it
+      // before this read (worker/lifecycle/cache-eviction.ts): the next lookup finds no copy
+      // and fetches it.
+      if (manifest === null && answer.fetched === 0 && !retried) return getProxiedManifest(env, waitUntil, target, reference, withBody, true);
       if (manifest === null) throw new RegistryError("UNKNOWN", `manifest ${answer.digest} was fetched but is not recorded`);
       remember(env, target, key, manifest, reference.kind === "digest" ? Infinity : Date.now() + target.upstream.tagTtlSeconds * 1000);
       // Fetched bytes: a miss (and only the request that fetched them counts them).

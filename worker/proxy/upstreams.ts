@@ -2,7 +2,7 @@
 // [vars] as a TOML array, or .dev.vars as a JSON string):
 //   [{"name": "hub", "url": "https://registry-1.docker.io", "type": "dockerhub",
 //     "usernameSecret": "HUB_USER", "passwordSecret": "HUB_TOKEN", "tagTtlSeconds": 600,
-//     "allow": ["library/*"], "timeoutMs": 10000}]
+//     "allow": ["library/*"], "timeoutMs": 10000, "maxBytes": 107374182400, "maxIdleDays": 30}]
 // Credentials are the NAMES of secrets, never the secrets themselves, and an upstream that has
 // some is spoken to over HTTPS (plain HTTP only on loopback). Anything malformed is a
 // ConfigError naming the upstream and the field: a cache that silently proxies less (or more)
@@ -28,14 +28,22 @@ export interface Upstream {
   timeoutMs: number;
   /** The `host[:port]` values that name this upstream in containerd's `?ns=`. */
   hosts: string[];
+  /**
+   * Bound on the bytes cached for this upstream (its cached_artifacts sizes); past it, cache
+   * eviction (worker/lifecycle/cache-eviction.ts) removes the least recently pulled. Null: none.
+   */
+  maxBytes: number | null;
+  /** Cached artifacts not pulled for this many days are evicted. At least 1: 0 would evict all. */
+  maxIdleDays: number;
 }
 
 const DEFAULT_TAG_TTL_SECONDS = 600;
 const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_IDLE_DAYS = 30;
 const DOCKER_HUB_HOSTS = ["docker.io", "index.docker.io", "registry-1.docker.io"];
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const UPSTREAM_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-const KNOWN_FIELDS = new Set(["name", "url", "type", "usernameSecret", "passwordSecret", "tagTtlSeconds", "allow", "timeoutMs"]);
+const KNOWN_FIELDS = new Set(["name", "url", "type", "usernameSecret", "passwordSecret", "tagTtlSeconds", "allow", "timeoutMs", "maxBytes", "maxIdleDays"]);
 
 /** Parses PIER_UPSTREAMS (JSON text or an already-parsed array) and PIER_MIRROR_DEFAULT. */
 export function parseUpstreams(value: unknown, mirrorDefault: string | undefined): { upstreams: Upstream[]; mirrorDefault: string | null } {
@@ -98,6 +106,8 @@ function parseUpstream(entry: unknown, index: number): Upstream {
     allow: allow as string[],
     timeoutMs: wholeNumber(fields.timeoutMs, "timeoutMs", DEFAULT_TIMEOUT_MS, 1, fail),
     hosts: type === "dockerhub" ? [...new Set([host, ...DOCKER_HUB_HOSTS])] : [host],
+    maxBytes: fields.maxBytes === undefined ? null : wholeNumber(fields.maxBytes, "maxBytes", 0, 1, fail),
+    maxIdleDays: wholeNumber(fields.maxIdleDays, "maxIdleDays", DEFAULT_MAX_IDLE_DAYS, 1, fail),
   };
 }
 

@@ -8,14 +8,20 @@
 //     uploads them (mounts: the spec's fallback to an upload session);
 //   - a writer about to re-hash a re-push of stored bytes touches them first, so that a
 //     collection starting meanwhile keeps them for its grace window.
+// Pushes (never fills or prefetches: those write into proxy projects) are admitted first: the
+// project's storage limit and tag immutability rules, read from its row once per request.
 import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
+import { requireTagsMayMove, rulesOf } from "../lifecycle/immutability";
+import { quotaOf, requireRoom } from "../lifecycle/quotas";
 import type { Digest } from "../oci/digest";
 import type { RepoName, Tag } from "../oci/names";
 import { writeVerified } from "../storage/blob-store";
 import { database } from "../storage/db/client";
 import { type BlobLocation, linkBlob, recordBlob, touchLiveBlob, unlinkBlob } from "../storage/db/queries/blobs";
 import { deleteManifest, deleteTag, type ManifestRecord, type ManifestWrite, recordManifest } from "../storage/db/queries/manifests";
+import { findProject, type ProjectRow } from "../storage/db/queries/principals";
+import { deleteArtifacts, type Removal } from "../storage/db/queries/retention-artifacts";
 
 /** Manifests up to this size are kept in their D1 row: a pull by tag is then one query. */
 export const INLINE_MANIFEST_BYTES = 64 * 1024;
@@ -47,6 +53,39 @@ export function claimStoredBlob(env: Bindings, digest: Digest): Promise<{ size: 
 /** The re-push was checked, but the bytes it relied on were collected meanwhile (past the grace window). */
 export function collectedMeanwhile(digest: Digest): RegistryError {
   return new RegistryError("BLOB_UPLOAD_INVALID", `${digest} was removed by garbage collection while this push was checked; push it again`);
+}
+
+/**
+ * Before a blob push stores or links anything: 403 DENIED when it would take the project over
+ * its storage limit (worker/lifecycle/quotas.ts; there, what `digest` and `size` null mean).
+ */
+export async function admitBlob(env: Bindings, repository: RepoName, digest: Digest | null, size: number | null): Promise<void> {
+  await requireRoom(env, quotaOf(await pushedProject(env, repository)), digest, size);
+}
+
+/**
+ * An upload's verified bytes, not linked yet (`objectKey`: our own copy; null when the registry
+ * held them already): refused past the project's storage limit, and then deleted.
+ */
+export async function admitUploaded(env: Bindings, repository: RepoName, blob: { digest: Digest; size: number; objectKey: string | null }): Promise<void> {
+  try {
+    await admitBlob(env, repository, blob.digest, blob.size);
+  } catch (error) {
+    if (blob.objectKey !== null) await deleteOwnCopy(env, blob.objectKey, blob.digest);
+    throw error;
+  }
+}
+
+/** Before a manifest push stores anything: its tags may move (tag immutability) and its bytes fit the project's limit. */
+export async function admitManifest(env: Bindings, repository: RepoName, manifest: { digest: Digest; size: number }, tags: Tag[]): Promise<void> {
+  const project = await pushedProject(env, repository);
+  await requireTagsMayMove(env, rulesOf(project), repository, tags, manifest.digest);
+  await requireRoom(env, quotaOf(project), manifest.digest, manifest.size);
+}
+
+/** The project a push goes into (local names are `<project>/…`), read once per request. */
+function pushedProject(env: Bindings, repository: RepoName): Promise<ProjectRow | null> {
+  return findProject(database(env.DB), repository.slice(0, repository.indexOf("/")));
 }
 
 export interface ManifestToStore {
@@ -89,6 +128,15 @@ export function removeManifest(env: Bindings, repository: RepoName, digest: Dige
 
 export function removeTag(env: Bindings, repository: RepoName, tag: Tag): Promise<boolean> {
   return deleteTag(database(env.DB), repository, tag);
+}
+
+/**
+ * Retention's removal of artifacts of one repository with their children and referrers, each
+ * re-checked as it is deleted (worker/storage/db/queries/retention-artifacts.ts); the digests
+ * removed. As with removeManifest, the bytes stay until garbage collection.
+ */
+export function removeArtifacts(env: Bindings, repository: RepoName, removal: Removal): Promise<Set<string>> {
+  return deleteArtifacts(database(env.DB), repository, removal);
 }
 
 /** Removes the repository's link to a blob; its bytes stay until garbage collection. */

@@ -3,6 +3,7 @@
 // they were pushed as.
 import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
+import { requireDeletable } from "../lifecycle/immutability";
 import { type Digest, digestAlgorithm, digestOf } from "../oci/digest";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
 import type { Reference, RepoName, Tag } from "../oci/names";
@@ -12,7 +13,7 @@ import { heldBlobDigests } from "../storage/db/queries/blobs";
 import { findManifestByDigest, findManifestByTag, heldManifestDigests, type StoredManifest } from "../storage/db/queries/manifests";
 import { readBounded } from "../bounded-body";
 import { missingBytes } from "./blobs";
-import { removeManifest, removeTag, storeManifest } from "./content-writes";
+import { admitManifest, removeManifest, removeTag, storeManifest } from "./content-writes";
 
 /** Manifests up to this size are accepted; the spec asks registries to take at least 4 MiB. */
 export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
@@ -58,12 +59,14 @@ export async function putManifest(
     throw new RegistryError("DIGEST_INVALID", `manifest content has digest ${digest}, not ${reference.digest}`);
   }
   await requireReferencedContent(env, repository, manifest);
+  const tags = reference.kind === "tag" ? [reference.tag, ...extraTags] : extraTags;
+  await admitManifest(env, repository, { digest, size: bytes.byteLength }, tags);
 
   const subject = manifest.subject?.digest ?? null;
   const stored = await storeManifest(env, repository, {
     manifest: { digest, mediaType: manifest.mediaType, size: bytes.byteLength, subject, artifactType: manifest.artifactType },
     bytes,
-    tags: reference.kind === "tag" ? [reference.tag, ...extraTags] : extraTags,
+    tags,
     blobs: registryBlobs(manifest),
     children: manifest.children.map((child) => child.digest),
     requireReferences: true,
@@ -75,6 +78,7 @@ export async function putManifest(
 
 /** By digest: the manifest and every tag on it. By tag: only the tag. */
 export async function deleteManifest(env: Bindings, repository: RepoName, reference: Reference): Promise<void> {
+  await requireDeletable(env, repository, reference);
   const deleted = reference.kind === "digest" ? await removeManifest(env, repository, reference.digest) : await removeTag(env, repository, reference.tag);
   if (!deleted) throw unknownManifest(repository, reference);
 }

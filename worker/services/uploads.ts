@@ -12,7 +12,7 @@ import { uploadRangeHeader } from "../oci/ranges";
 import { digestOfStream, writeVerified } from "../storage/blob-store";
 import { database } from "../storage/db/client";
 import { findRepositoryBlob, repositoriesHolding } from "../storage/db/queries/blobs";
-import { claimStoredBlob, collectedMeanwhile, linkStoredBlob, recordStoredBlob } from "./content-writes";
+import { admitBlob, admitUploaded, claimStoredBlob, collectedMeanwhile, linkStoredBlob, recordStoredBlob } from "./content-writes";
 
 /** A chunk as the request describes it. */
 export interface IncomingChunk {
@@ -44,7 +44,17 @@ export async function uploadOffset(env: Bindings, repository: RepoName, sessionI
 
 export async function appendChunk(env: Bindings, repository: RepoName, sessionId: string, chunk: IncomingChunk, url: UploadUrl): Promise<number> {
   if (!SESSION_ID.test(sessionId)) throw unknownUpload(sessionId);
-  const result = await session(env, sessionId).append(repository, chunk.body, expectation(chunk));
+  const stub = session(env, sessionId);
+  // A chunk that says where it ends is checked against the project's storage limit before it
+  // is received (as new bytes: the digest is known at the closing PUT, which checks again).
+  // A refused upload cannot go on: its parts are released now, not when the session expires.
+  if (chunk.start !== null && chunk.length !== null) {
+    await admitBlob(env, repository, null, chunk.start + chunk.length).catch(async (error: unknown) => {
+      await stub.cancel(repository);
+      throw error;
+    });
+  }
+  const result = await stub.append(repository, chunk.body, expectation(chunk));
   if (!result.ok) throw chunkError(result, sessionId, url);
   return result.offset;
 }
@@ -105,7 +115,11 @@ async function finishSession(
   // Bytes the registry already holds are verified and dropped instead of stored again.
   const alreadyStored = (await claimStoredBlob(env, digest)) !== null;
   const result = await stub.complete(repository, digest, body, expect, alreadyStored);
-  if (result.ok) await record(env, repository, digest, result.size, result.objectKey);
+  if (result.ok) {
+    // The session has ended; its bytes are linked only if the project has room for them.
+    await admitUploaded(env, repository, { digest, size: result.size, objectKey: result.objectKey });
+    await record(env, repository, digest, result.size, result.objectKey);
+  }
   return result;
 }
 
@@ -118,6 +132,7 @@ export async function cancelUpload(env: Bindings, repository: RepoName, sessionI
  * Bytes the registry already holds are hashed and dropped instead of written again.
  */
 export async function pushMonolithic(env: Bindings, repository: RepoName, digest: Digest, body: ReadableStream<Uint8Array>, length: number): Promise<void> {
+  await admitBlob(env, repository, digest, length);
   if ((await claimStoredBlob(env, digest)) !== null) {
     const seen = await digestOfStream(body, digest);
     if (seen === null) throw bodyFailed();
@@ -133,7 +148,8 @@ export async function pushMonolithic(env: Bindings, repository: RepoName, digest
 /**
  * Mounts a blob from another repository (POST ?mount=&from=). Without `from`, any repository
  * holding the blob will do. Returns false when nothing could be mounted; the caller then opens
- * an ordinary upload session, as the spec asks.
+ * an ordinary upload session, as the spec asks. 403 DENIED when the project has no room for it
+ * (a digest the project holds always fits).
  */
 export async function mountBlob(
   env: Bindings,
@@ -148,6 +164,7 @@ export async function mountBlob(
   let readable = false;
   for (const holder of holders) if ((readable = await mayRead(holder))) break;
   if (!readable) return false;
+  await admitBlob(env, repository, digest, null);
   // Collected meanwhile: the client gets an upload session and sends the bytes again.
   return linkStoredBlob(env, repository, digest);
 }

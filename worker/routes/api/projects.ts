@@ -1,18 +1,22 @@
 // Projects:
 //   POST  /api/v1/projects            {"name", "public"?} → 201 the project
 //   GET   /api/v1/projects            ?n=&next= → {"items", "next"}: the projects the caller can see
-//   GET   /api/v1/projects/{project}  the project (404 when the caller cannot see it)
-//   PATCH /api/v1/projects/{project}  {"public"} → the project (manageProject)
+//   GET   /api/v1/projects/{project}  the project with "storageUsedBytes" (404 when the caller cannot see it)
+//   PATCH /api/v1/projects/{project}  {"public"?, "storageLimitBytes"?} (one at least) → the project
+//                                     (manageProject; the limit: system admins only, -1 for none)
 //   DELETE /api/v1/projects/{project} → 204, an empty local project (manageProject); 409 when not empty
-// and, below a project, its members (members.ts) and robots (project-robots.ts).
+// and, below a project, its members (members.ts), robots (project-robots.ts), tag
+// immutability rules (immutable-tags.ts) and retention policy and runs (retention.ts).
 import { Hono } from "hono";
-import { parseFlag, parseNewProject, parsePageSize } from "../../services/management/inputs";
+import { parseNewProject, parsePageSize, parseProjectUpdate } from "../../services/management/inputs";
 import { createProject, deleteProject, getProject, listProjects, updateProject } from "../../services/management/projects";
 import type { ApiEnv } from "./actor";
 import { jsonBody } from "./body";
+import { immutableTagRoutes } from "./immutable-tags";
 import { memberRoutes } from "./members";
 import { DEFAULT_PAGE, MAX_PAGE } from "./paging";
 import { projectRobotRoutes } from "./project-robots";
+import { retentionRoutes } from "./retention";
 
 export const projectRoutes = new Hono<ApiEnv>();
 
@@ -30,8 +34,8 @@ projectRoutes.get("/", async (c) => {
 projectRoutes.get("/:project", async (c) => c.json(await getProject(c.env, c.var.actor, c.req.param("project"))));
 
 projectRoutes.patch("/:project", async (c) => {
-  const isPublic = parseFlag(await jsonBody(c), "public");
-  return c.json(await updateProject(c.env, c.var.actor, c.req.param("project"), { public: isPublic }));
+  const change = parseProjectUpdate(await jsonBody(c));
+  return c.json(await updateProject(c.env, c.var.actor, c.req.param("project"), change));
 });
 
 projectRoutes.delete("/:project", async (c) => {
@@ -41,3 +45,5 @@ projectRoutes.delete("/:project", async (c) => {
 
 projectRoutes.route("/:project/members", memberRoutes);
 projectRoutes.route("/:project/robots", projectRobotRoutes);
+projectRoutes.route("/:project/immutable-tags", immutableTagRoutes);
+projectRoutes.route("/:project/retention", retentionRoutes);

@@ -116,6 +116,22 @@ export function parseNewProject(body: Body): NewProject {
   return { name: parseProjectName(body.name), public: optionalFlag(body, "public", false) };
 }
 
+/** What PATCH /projects/{project} changes: at least one of the two. */
+export interface ProjectUpdate {
+  public?: boolean;
+  /** Bytes, or -1 for no limit. */
+  storageLimitBytes?: number;
+}
+
+export function parseProjectUpdate(body: Body): ProjectUpdate {
+  const { storageLimitBytes } = body;
+  if (body.public === undefined && storageLimitBytes === undefined) throw invalid('the body must set "public", "storageLimitBytes" or both');
+  if (storageLimitBytes !== undefined && (typeof storageLimitBytes !== "number" || !Number.isSafeInteger(storageLimitBytes) || storageLimitBytes < -1)) {
+    throw invalid('"storageLimitBytes" must be a whole number of bytes from 0, or -1 for no limit');
+  }
+  return { ...(body.public !== undefined && { public: parseFlag(body, "public") }), ...(storageLimitBytes !== undefined && { storageLimitBytes }) };
+}
+
 export interface Membership {
   username: string;
   role: ProjectRole;

@@ -7,13 +7,15 @@ import { forgetProjectFacts } from "../../auth/project-facts";
 import type { Config } from "../../config";
 import type { Bindings } from "../../env";
 import { RegistryError } from "../../errors";
+import { storageUsedBytes } from "../../lifecycle/quotas";
 import { database } from "../../storage/db/client";
 import { createProject as insertProject, findProject, listProjects as listAllProjects, listVisibleProjects, setMember, setProjectPublic } from "../../storage/db/queries/principals";
 import { deleteEmptyProject } from "../../storage/db/queries/project-deletion";
+import { setStorageLimit } from "../../storage/db/queries/quotas";
 import { type Actor, isSystemAdmin, loginName } from "./actor";
 import { audit } from "./audit-trail";
-import { projectFor, requireSystem } from "./guard";
-import type { NewProject } from "./inputs";
+import { projectFor, requireSystem, requireSystemAdmin } from "./guard";
+import type { NewProject, ProjectUpdate } from "./inputs";
 import { type Page, pageOf, type ProjectView, projectView } from "./views";
 
 export async function createProject(env: Bindings, config: Config, actor: Actor, project: NewProject): Promise<ProjectView> {
@@ -56,21 +58,34 @@ export async function listProjects(env: Bindings, actor: Actor, limit: number, l
     const pulls = principal.grants.filter((grant) => grant.action === "pull").map((grant) => grant.project);
     rows = await listVisibleProjects(db, { projects: pulls }, last, limit + 1);
   }
-  return pageOf(rows, limit, projectView, (row) => row.name);
+  return pageOf(rows, limit, (row) => projectView(row), (row) => row.name);
 }
 
+/** The project, with the bytes it holds counted now (worker/lifecycle/quotas.ts). */
 export async function getProject(env: Bindings, actor: Actor, name: string): Promise<ProjectView> {
-  return projectView(await projectFor(env, actor, name, "pull", { action: "project.read", resource: name }));
+  const project = await projectFor(env, actor, name, "pull", { action: "project.read", resource: name });
+  return projectView(project, await storageUsedBytes(env, name));
 }
 
-/** Makes the project public or private (also a proxy project: issue 4's switch). */
-export async function updateProject(env: Bindings, actor: Actor, name: string, change: { public: boolean }): Promise<ProjectView> {
+/**
+ * Makes the project public or private (also a proxy project: issue 4's switch), and sets a
+ * local project's storage limit: system admins only, as in Harbor (a project admin must not
+ * lift the bound set on them). Nothing changes unless all of it may.
+ */
+export async function updateProject(env: Bindings, actor: Actor, name: string, change: ProjectUpdate): Promise<ProjectView> {
   const entry = { action: "project.update", resource: name };
   const project = await projectFor(env, actor, name, "manageProject", entry);
-  await setProjectPublic(database(env.DB), name, change.public);
+  const db = database(env.DB);
+  if (change.storageLimitBytes !== undefined) {
+    await requireSystemAdmin(env, actor, { ...entry, project: name }, `set the storage limit of project "${name}"`);
+    if (project.kind === "proxy") throw new RegistryError("INVALID_REQUEST", `"${name}" is the project of an upstream; a pull-through cache has no storage limit`);
+  }
+  // Two independent settings, each written whole: a concurrent delete of the project makes either a no-op.
+  if (change.public !== undefined) await setProjectPublic(db, name, change.public);
+  if (change.storageLimitBytes !== undefined) await setStorageLimit(db, name, change.storageLimitBytes);
   forgetProjectFacts(env, name);
   await audit(env, actor, { ...entry, project: name });
-  return projectView({ ...project, public: change.public });
+  return projectView({ ...project, ...change }, await storageUsedBytes(env, name));
 }
 
 /**

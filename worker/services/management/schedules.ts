@@ -62,12 +62,13 @@ export async function deleteSchedule(env: Bindings, actor: Actor, name: string):
   await audit(env, actor, entry);
 }
 
-function parseCron(value: unknown, now: number): { cron: string; nextRunAt: number } {
-  if (typeof value !== "string") throw invalid('"cron" must be a string: "hourly", "daily", "weekly" or five cron fields (UTC)');
+/** A schedule expression from a body's `field`, and its first run after `now`; 400 when it does not parse. */
+export function parseCron(value: unknown, now: number, field = "cron"): { cron: string; nextRunAt: number } {
+  if (typeof value !== "string") throw invalid(`"${field}" must be a string: "hourly", "daily", "weekly" or five cron fields (UTC)`);
   try {
     return { cron: value, nextRunAt: nextRunAfter(parseSchedule(value), now) };
   } catch (error) {
-    if (error instanceof ScheduleError) throw invalid(`"cron": ${error.message}`);
+    if (error instanceof ScheduleError) throw invalid(`"${field}": ${error.message}`);
     throw error;
   }
 }

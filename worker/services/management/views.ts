@@ -22,6 +22,10 @@ export interface ProjectView {
   kind: "local" | "proxy";
   createdBy: string | null;
   createdAt: string;
+  /** -1: no limit. */
+  storageLimitBytes: number;
+  /** Counted when one project is shown; listings leave it out (it is a sum over the project's content). */
+  storageUsedBytes?: number;
 }
 
 export interface RobotView {
@@ -46,8 +50,9 @@ export function userView(row: UserRow): UserView {
   return { username: row.username, admin: row.isAdmin, disabled: row.disabled, createdAt: fromSeconds(row.createdAt) };
 }
 
-export function projectView(row: ProjectRow): ProjectView {
-  return { name: row.name, public: row.public, kind: row.kind, createdBy: row.createdBy, createdAt: fromSeconds(row.createdAt) };
+export function projectView(row: ProjectRow, storageUsedBytes?: number): ProjectView {
+  const view = { name: row.name, public: row.public, kind: row.kind, createdBy: row.createdBy, createdAt: fromSeconds(row.createdAt), storageLimitBytes: row.storageLimitBytes };
+  return storageUsedBytes === undefined ? view : { ...view, storageUsedBytes };
 }
 
 export function robotView(row: RobotRow, grants: RobotGrant[], now = Date.now()): RobotView {

@@ -1,10 +1,11 @@
 // Pull-through cache state: what upstream last said a reference resolves to (cache_references),
-// joined with the cached manifest itself so that a warm pull by tag is one query.
+// joined with the cached manifest itself so that a warm pull by tag is one query; and what the
+// cache holds per upstream (cached_artifacts).
 import { and, asc, eq, gt, isNotNull, sql } from "drizzle-orm";
 import type { Digest } from "../../../oci/digest";
 import type { RepoName } from "../../../oci/names";
 import type { Database } from "../client";
-import { blobs, cacheReferences, manifests } from "../schema";
+import { blobs, cacheReferences, cachedArtifacts, manifests } from "../schema";
 import type { StoredManifest } from "./manifests";
 
 export interface CachedReference {
@@ -67,4 +68,13 @@ export async function listCachedTags(db: Database, repository: RepoName, last: s
     .orderBy(asc(cacheReferences.reference))
     .limit(limit);
   return rows.map((row) => row.reference);
+}
+
+/** Bytes the cache holds per upstream: the sum of its cached artifacts' sizes. */
+export async function storedBytesByUpstream(db: Database): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ upstream: cachedArtifacts.upstream, bytes: sql<number>`coalesce(sum(${cachedArtifacts.size}), 0)` })
+    .from(cachedArtifacts)
+    .groupBy(cachedArtifacts.upstream);
+  return new Map(rows.map((row) => [row.upstream, Number(row.bytes)]));
 }

@@ -1,13 +1,14 @@
 // Deleting a project: only an empty one (no manifest in any repository under `<project>/`),
 // with everything that refers to it by name: its members, its project robots
-// (`robot$<project>+…`), every robot's permissions in it, and its repositories' names and blob
-// links (blobs without a manifest are unreachable; their bytes are garbage collection's). All in one batch (one D1 transaction), every statement guarded by
-// the same emptiness check, so either the project and its references go together or nothing
-// does: a project created later under the same name never inherits an old member or robot.
+// (`robot$<project>+…`), every robot's permissions in it, its retention policy, schedule and
+// runs, and its repositories' names and blob links (blobs without a manifest are unreachable;
+// their bytes are garbage collection's). All in one batch (one D1 transaction), every statement
+// guarded by the same emptiness check, so either the project and its references go together or
+// nothing does: a project created later under the same name never inherits an old member or robot.
 import { and, eq, inArray, notExists, sql } from "drizzle-orm";
 import { ROBOT_PREFIX } from "../../../auth/principal";
 import type { Database } from "../client";
-import { manifests, projectMembers, projects, repositories, repositoryBlobs, robotPermissions, robots, users } from "../schema";
+import { manifests, projectMembers, projects, repositories, repositoryBlobs, retentionPolicies, retentionRunItems, retentionRuns, robotPermissions, robots, schedules, users } from "../schema";
 
 /** `affected`: the login names whose access changed (members, robots with grants, deleted robots). */
 export type ProjectDeletion = { deleted: true; affected: string[] } | { deleted: false; reason: "missing" | "notEmpty" };
@@ -34,6 +35,11 @@ export async function deleteEmptyProject(db: Database, name: string): Promise<Pr
     db.delete(repositoryBlobs).where(and(under(repositoryBlobs.repository), empty)),
     db.delete(repositories).where(and(under(repositories.name), empty)),
     db.delete(projects).where(and(eq(projects.name, name), empty)).returning({ name: projects.name }),
+    // Its retention policy, the schedule that runs it (worker/lifecycle/retention.ts names it) and its runs.
+    db.delete(retentionPolicies).where(and(eq(retentionPolicies.project, name), empty)),
+    db.delete(schedules).where(and(eq(schedules.name, `retention:${name}`), empty)),
+    db.delete(retentionRunItems).where(and(inArray(retentionRunItems.run, db.select({ id: retentionRuns.id }).from(retentionRuns).where(eq(retentionRuns.project, name))), empty)),
+    db.delete(retentionRuns).where(and(eq(retentionRuns.project, name), empty)),
   ]);
   if (deleted.length > 0) return { deleted: true, affected: [...new Set([...deletedRobots.map((robot) => robot.name), ...affectedMembers.map((row) => row.username), ...affectedRobots.map((row) => row.robot)])] };
   const exists = await db.select({ name: projects.name }).from(projects).where(eq(projects.name, name)).limit(1);

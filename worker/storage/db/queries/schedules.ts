@@ -79,18 +79,34 @@ export interface ScheduleChange {
 
 /** Creates or changes a schedule in one statement, returning the row as stored. */
 export async function putSchedule(db: Database, change: ScheduleChange): Promise<ScheduleRow> {
+  const [row] = await putScheduleQuery(db, change);
+  return row!;
+}
+
+/** putSchedule's statement, for a caller that writes it in a batch with its own. */
+export function putScheduleQuery(db: Database, change: ScheduleChange) {
   const { name, cron, nextRunAt, enabled, options } = change;
   const kept = { ...(enabled !== undefined && { enabled }), ...(options !== undefined && { options }) };
-  const [row] = await db
+  return db
     .insert(schedules)
     .values({ name, cron, nextRunAt, ...kept })
     .onConflictDoUpdate({ target: schedules.name, set: { cron, nextRunAt, ...kept } })
     .returning();
-  return row!;
 }
 
 /** false when no schedule had that name. */
 export async function deleteSchedule(db: Database, name: string): Promise<boolean> {
-  const rows = await db.delete(schedules).where(eq(schedules.name, name)).returning({ name: schedules.name });
+  const rows = await deleteScheduleQuery(db, name);
+  return rows.length > 0;
+}
+
+/** deleteSchedule's statement, for a caller that writes it in a batch with its own. */
+export function deleteScheduleQuery(db: Database, name: string) {
+  return db.delete(schedules).where(eq(schedules.name, name)).returning({ name: schedules.name });
+}
+
+/** Replaces a schedule's options (a job keeping its place between runs); false when it is gone. */
+export async function setScheduleOptions(db: Database, name: string, options: string): Promise<boolean> {
+  const rows = await db.update(schedules).set({ options }).where(eq(schedules.name, name)).returning({ name: schedules.name });
   return rows.length > 0;
 }
