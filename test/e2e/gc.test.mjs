@@ -94,3 +94,21 @@ test("a deleted image's layers are gone from R2 after a collection, and the kept
   assert.ok(pulled.bytes.equals(kept.manifestBytes));
   for (const descriptor of [kept.config, ...kept.layers]) assert.ok(pulled.blob(descriptor.digest).equals(pushed.blob(descriptor.digest)), descriptor.digest);
 });
+
+test("the Cron Trigger runs a due gc schedule under wrangler dev (GET /__scheduled, as npm start allows)", async () => {
+  const schedule = await api("PUT", "/system/schedules/gc", { cron: "* * * * *", options: { deleteUntagged: false, dryRun: true } });
+  assert.equal(schedule.status, 200, JSON.stringify(schedule.body));
+  // Due now (wrangler's dev proxy fires /__scheduled at the current time, whatever ?time= says),
+  // then the Cron Trigger: the scheduler finds it due and starts a run.
+  const due = wrangler(["d1", "execute", "DB", "--command", `UPDATE schedules SET next_run_at = ${Date.now() - 60_000} WHERE name = 'gc'`]);
+  assert.equal(due.status, 0, due.stderr);
+  const fired = await fetch(`${pier.url}/__scheduled`);
+  const firedText = await fired.text();
+  assert.equal(fired.status, 200, firedText);
+  const { body } = await api("GET", "/system/schedules");
+  const gc = body.items.find((item) => item.name === "gc");
+  assert.match(gc.lastResult ?? "", /^ok: started garbage collection /, `${JSON.stringify(body)} after ${firedText}`);
+  const runs = (await api("GET", "/system/gc")).body.items;
+  assert.equal(runs[0].trigger, "schedule");
+  assert.equal(runs[0].dryRun, true);
+});

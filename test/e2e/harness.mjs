@@ -61,10 +61,11 @@ export async function startPier({ vars = {}, sharingStateOf = null } = {}) {
 
   const [port, inspectorPort] = [await freePort(), await freePort()];
   // Own process group (detached), so stop() can end npx, wrangler and workerd together.
+  // --test-scheduled, as `npm start` has it: GET /__scheduled fires the Cron Trigger.
   // The inspector port is chosen too: the default 9229 may belong to someone's `npm start`.
   const child = spawn(
     "npx",
-    ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", state, "--env-file", envFile, ...varArgs],
+    ["wrangler", "dev", "--test-scheduled", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", state, "--env-file", envFile, ...varArgs],
     { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   let log = "";
