@@ -1,7 +1,8 @@
 // RegistryLock: the one object (named "gc") that serialises garbage collection. It holds the
 // running collection's lock, state and cursor in its storage, and runs it in steps, one per
 // alarm, each within the Workers limits (worker/lifecycle/step-budget.ts), so a registry of any
-// size is collected completely, and a restart resumes where the last step stopped.
+// size is collected completely, and a restart resumes where the last step stopped. Between
+// steps it rests (REST_PER_WORK), leaving D1 and R2 to the registry's own traffic.
 //
 // Writers never call this object: one global object on every push would cap writes and add a
 // round trip across the world. Instead writers and the collector agree through D1, where every
@@ -47,6 +48,15 @@ const STATE_KEY = "run";
 const STOP_KEY = "stop";
 /** A step that throws is retried this many times, a little later each time, before the run fails. */
 const MAX_STEP_ATTEMPTS = 5;
+/**
+ * After a step, the collector rests this many times as long as the step took, so that D1 (one
+ * primary, serving every write in the world) and R2 spend most of their time on pushes and
+ * pulls rather than on the collector: a collection never makes the registry feel busy. It is
+ * background work; taking a few times longer costs nothing.
+ */
+const REST_PER_WORK = 4;
+const MIN_REST_MS = 50;
+const MAX_REST_MS = 30_000;
 
 export interface GcRequest extends GcOptions {
   /** Seconds before the start within which anything written stays. */
@@ -102,6 +112,7 @@ export class RegistryLock extends DurableObject<Bindings> {
       state.phase = "cleanup";
     }
     let next: GcState;
+    const stepStarted = Date.now();
     try {
       next = await runStep(this.env, state);
     } catch (error) {
@@ -114,7 +125,8 @@ export class RegistryLock extends DurableObject<Bindings> {
     await this.ctx.storage.put(STATE_KEY, next);
     await updateRunProgress(database(this.env.DB), next.id, progressOf(next));
     if (next.phase === "done") return this.finish(next, next.stopRequested ? "stopped" : "succeeded", null);
-    await this.ctx.storage.setAlarm(Date.now());
+    const rest = Math.min(MAX_REST_MS, Math.max(MIN_REST_MS, (Date.now() - stepStarted) * REST_PER_WORK));
+    await this.ctx.storage.setAlarm(Date.now() + rest);
   }
 
   private async finish(state: GcState, status: "succeeded" | "failed" | "stopped", error: string | null): Promise<void> {

@@ -19,10 +19,13 @@ import type { GcState } from "./gc-state";
 import { backfillReferences } from "./reference-backfill";
 import { StepBudget } from "./step-budget";
 
-/** Rows per statement, objects per R2 call (R2 deletes and lists at most 1,000 keys per call). */
-const MANIFEST_PAGE = 200;
-const LINK_PAGE = 500;
-const BLOB_PAGE = 500;
+/**
+ * Rows per statement, objects per R2 call (R2 deletes and lists at most 1,000 keys per call).
+ * Small enough that no one statement holds D1 for long: pushes and pulls queue behind it.
+ */
+const MANIFEST_PAGE = 100;
+const LINK_PAGE = 250;
+const BLOB_PAGE = 250;
 const REPOSITORY_PAGE = 50;
 const OBJECT_PAGE = 1000;
 
