@@ -46,8 +46,13 @@ async function pull(url, image) {
   const answer = await client.request("GET", `${url}/v2/${image.repository}/manifests/${image.tag}`, { headers, onBody: (chunk) => hash.update(chunk) });
   client.expectStatus(answer, 200, `GET ${image.repository}:${image.tag}`);
   if (`sha256:${hash.digest("hex")}` !== image.digest) throw new Error(`${image.repository}:${image.tag}: the manifest's bytes do not match ${image.digest}`);
-  for (const blob of image.refs) await client.pullBlob(url, image.repository, blob.digest, { size: blob.size, verify: true });
-  return performance.now() - began;
+  let slowest = { what: "manifest", ms: performance.now() - began };
+  for (const [i, blob] of image.refs.entries()) {
+    const at = performance.now();
+    await client.pullBlob(url, image.repository, blob.digest, { size: blob.size, verify: true });
+    if (performance.now() - at > slowest.ms) slowest = { what: `blob ${i}`, ms: performance.now() - at };
+  }
+  return { ms: performance.now() - began, slowest, endedAt: Date.now() };
 }
 
 function latency(samples) {
@@ -156,7 +161,7 @@ async function main() {
     for (let i = 0; i < settings.warmupPulls; i++) await pull(pier.url, image);
     const idle = [];
     const idleCpu = cpuSeconds(pier.pid);
-    for (let i = 0; i < settings.idlePulls; i++) idle.push(await pull(pier.url, image));
+    for (let i = 0; i < settings.idlePulls; i++) idle.push((await pull(pier.url, image)).ms);
     results.idle = { ...latency(idle), cpuSecondsPerPull: (cpuSeconds(pier.pid) - idleCpu) / idle.length, samples: idle };
     log(`idle pulls: p50 ${fixed(results.idle.p50, 1)} ms, mean ${fixed(results.idle.mean, 1)} ms; collecting`);
     const gc = await collectWhilePulling(pier, image);
@@ -172,7 +177,9 @@ async function main() {
       cpuMsPerStep: ((gc.cpuSeconds - pullCpu) / run.steps) * 1000,
       polls: gc.timeline.length,
     };
-    results.busy = { ...latency(gc.busy), samples: gc.busy };
+    const busyMs = gc.busy.map((p) => p.ms);
+    const slowest = [...gc.busy].sort((a, b) => b.ms - a.ms).slice(0, 5);
+    results.busy = { ...latency(busyMs), samples: busyMs, slowest: slowest.map((p) => ({ ms: p.ms, slowestRequest: p.slowest, endedAfterStartMs: p.endedAt - Date.parse(run.startedAt) })) };
     log(`GC ${run.status} in ${fixed(wallSeconds, 1)} s, ${run.steps} steps; checking what is left`);
     if (run.status !== "succeeded") throw new Error(`the collection ended ${run.status}: ${run.error}`);
     results.completeness = { problems: completeness(await storedState(pier), expected) };
@@ -217,7 +224,7 @@ Seeding (not measured): D1 ${fixed(results.seedSeconds.d1, 1)} s, R2 ${fixed(res
       ["largest step: D1/R2 calls (budget's count)", String(run.largestStep.calls)],
       ["largest step: wall ms (bounds its CPU time)", String(run.largestStep.ms)],
       ["workerd CPU over the run (pulls included)", `${fixed(gc.cpuSeconds, 1)} s`],
-      ["  of it the collection (less the pulls' idle CPU)", `${fixed(gc.cpuSecondsEstimatedGc, 1)} s, ${fixed(gc.cpuMsPerStep, 0)} ms per step`],
+      [`  of it the collection (estimate: less ${busy.count} pulls x idle CPU per pull)`, `${fixed(gc.cpuSecondsEstimatedGc, 1)} s, ${fixed(gc.cpuMsPerStep, 0)} ms per step`],
       ...counters.map(([key, got, want]) => [key, `${got}${got === want ? "" : ` (seed says ${want})`}`]),
     ]),
   );
@@ -231,6 +238,8 @@ Seeding (not measured): D1 ${fixed(results.seedSeconds.d1, 1)} s, R2 ${fixed(res
       ["during GC", String(busy.count), fixed(busy.p50, 1), fixed(busy.p95, 1), fixed(busy.mean, 1)],
     ], "  "),
   );
+  const worst = busy.slowest[0];
+  if (worst) console.log(`  Slowest pull during GC: ${fixed(worst.ms, 0)} ms (its slowest request: ${worst.slowestRequest.what}, ${fixed(worst.slowestRequest.ms, 0)} ms), ended ${fixed(worst.endedAfterStartMs / 1000, 1)} s into the run.`);
   const v = results.verdicts;
   console.log(`
 ${verdict(v.stepCalls)}  largest step ${run.largestStep.calls} calls <= ${s.limits.stepCalls} (Workers Free plan subrequests; Paid 10,000)

@@ -87,8 +87,9 @@ async function collectRepositories(db: Database, state: GcState, budget: StepBud
       if (!budget.spend(1)) return false;
       state.counters.manifestsDeleted += await recordCollectableManifests(db, state.id, repository, cutoff, options.deleteUntagged);
     } else {
-      // Repeated until a short page: deleting one manifest can make its children and referrers collectable.
-      if (!budget.spend(1)) return false;
+      // Repeated until a short page: deleting one manifest can make its children and referrers
+      // collectable. Two calls: the delete, then the references of what it deleted.
+      if (!budget.spend(2)) return false;
       const deleted = await deleteCollectableManifests(db, repository, cutoff, options.deleteUntagged, MANIFEST_PAGE);
       state.counters.manifestsDeleted += deleted.length;
       if (deleted.length > 0) return true;

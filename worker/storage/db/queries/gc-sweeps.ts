@@ -13,6 +13,9 @@ export interface DoomedBlob {
 }
 
 const BLOB_PAGE = `SELECT digest FROM blobs WHERE digest > ?1 ORDER BY digest LIMIT ?2`;
+// "+state" (a unary plus) keeps SQLite from choosing the blobs_state index, which is there for the
+// few tombstoned rows: with it, "state = 'live'" read every live row for each page (measured by
+// bench:gc, 24,000 rows read per 500-row page of a 22,000-blob registry) instead of the page.
 const PAGE_END = `SELECT max(digest) AS last, count(*) AS seen FROM (${BLOB_PAGE})`;
 
 /**
@@ -25,7 +28,7 @@ export async function tombstoneUnneededBlobs(db: Database, after: string, cutoff
     statement(
       db,
       `UPDATE blobs SET state = 'deleting'
-       WHERE digest IN (${BLOB_PAGE}) AND state = 'live' AND touched_at < ?3
+       WHERE digest IN (${BLOB_PAGE}) AND +state = 'live' AND touched_at < ?3
          AND NOT EXISTS (SELECT 1 FROM repository_blobs b WHERE b.digest = blobs.digest)
          AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = blobs.digest)
        RETURNING digest, object_key AS objectKey, size`,
@@ -56,7 +59,7 @@ export async function countUnneededBlobs(db: Database, run: string, after: strin
     statement(
       db,
       `SELECT count(*) AS count, coalesce(sum(size), 0) AS bytes FROM blobs x
-       WHERE x.digest IN (${BLOB_PAGE}) AND x.state = 'live' AND x.touched_at < ?3
+       WHERE x.digest IN (${BLOB_PAGE}) AND +x.state = 'live' AND x.touched_at < ?3
          AND NOT EXISTS (SELECT 1 FROM repository_blobs b WHERE b.digest = x.digest
                AND NOT EXISTS (SELECT 1 FROM gc_candidates c WHERE c.run = ?4 AND c.kind = 'link' AND c.repository = b.repository AND c.digest = b.digest))
          AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = x.digest
