@@ -99,11 +99,6 @@ export class RegistryLock extends DurableObject<Bindings> {
     return true;
   }
 
-  /** The running collection's id, or null. */
-  async running(): Promise<string | null> {
-    return (await this.load())?.id ?? null;
-  }
-
   override async alarm(info?: AlarmInvocationInfo): Promise<void> {
     const state = await this.load();
     if (state === null) return;

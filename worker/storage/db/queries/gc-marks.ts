@@ -94,13 +94,18 @@ export async function deleteOrphanReferences(db: Database, repository: RepoName)
 // One page of a repository's links in digest order, and the last digest it covers (the cursor).
 const LINK_PAGE = `SELECT rowid, digest FROM repository_blobs WHERE repository = ?1 AND digest > ?2 ORDER BY digest LIMIT ?3`;
 
+/** Where a page (a SELECT of `digest`s in digest order) ends, and how many rows it has: what nextCursor reads. */
+export function pageEnd(page: string): string {
+  return `SELECT max(digest) AS last, count(*) AS seen FROM (${page})`;
+}
+
 /**
  * Deletes the links of one page that no manifest of the repository references, written before
  * the cutoff. Returns how many went and where the next page starts (null: the last page).
  */
 export async function deleteUnreferencedLinks(db: Database, repository: RepoName, after: string, cutoff: number, limit: number): Promise<{ deleted: number; next: string | null }> {
   const [end, deleted] = await d1Batch(db, [
-    statement(db, `SELECT max(digest) AS last, count(*) AS seen FROM (${LINK_PAGE})`, repository, after, limit),
+    statement(db, pageEnd(LINK_PAGE), repository, after, limit),
     statement(
       db,
       `DELETE FROM repository_blobs WHERE rowid IN (SELECT rowid FROM (${LINK_PAGE}))
@@ -119,7 +124,7 @@ export async function deleteUnreferencedLinks(db: Database, repository: RepoName
 /** A dry run's links: those no manifest outside the run's candidates references. */
 export async function recordUnreferencedLinks(db: Database, run: string, repository: RepoName, after: string, cutoff: number, limit: number): Promise<{ recorded: number; next: string | null }> {
   const [end, recorded] = await d1Batch(db, [
-    statement(db, `SELECT max(digest) AS last, count(*) AS seen FROM (${LINK_PAGE})`, repository, after, limit),
+    statement(db, pageEnd(LINK_PAGE), repository, after, limit),
     statement(
       db,
       `INSERT INTO gc_candidates (run, kind, repository, digest, size)

@@ -4,7 +4,7 @@
 // order, bounded, within D1's limits.
 import type { Digest } from "../../../oci/digest";
 import { d1Batch, type Database, statement } from "../client";
-import { nextCursor } from "./gc-marks";
+import { nextCursor, pageEnd } from "./gc-marks";
 
 export interface DoomedBlob {
   digest: Digest;
@@ -16,7 +16,7 @@ const BLOB_PAGE = `SELECT digest FROM blobs WHERE digest > ?1 ORDER BY digest LI
 // "+state" (a unary plus) keeps SQLite from choosing the blobs_state index, which is there for the
 // few tombstoned rows: with it, "state = 'live'" read every live row for each page (measured by
 // bench:gc, 24,000 rows read per 500-row page of a 22,000-blob registry) instead of the page.
-const PAGE_END = `SELECT max(digest) AS last, count(*) AS seen FROM (${BLOB_PAGE})`;
+const PAGE_END = pageEnd(BLOB_PAGE);
 
 /**
  * Tombstones the blobs of one page nothing needs: live, untouched since the cutoff, linked by

@@ -135,8 +135,7 @@ export async function recordManifest(db: Database, repository: RepoName, write: 
       manifest.artifactType,
       now,
     ),
-    bound(`INSERT INTO manifest_references (repository, manifest, target, kind) SELECT ?1, ?2, value, 'blob' FROM json_each(?3) WHERE ${present} ON CONFLICT DO NOTHING`),
-    bound(`INSERT INTO manifest_references (repository, manifest, target, kind) SELECT ?1, ?2, value, 'manifest' FROM json_each(?4) WHERE ${present} ON CONFLICT DO NOTHING`),
+    ...referenceInserts(db, repository, manifest.digest, { blobs: blobList, children: childList }, present),
     bound(`INSERT INTO repositories (name) SELECT ?1 WHERE ${present} ON CONFLICT DO NOTHING`),
     bound(
       `INSERT INTO tags (repository, name, digest, updated_at) SELECT ?1, value, ?2, unixepoch() FROM json_each(?5) WHERE ${present}
@@ -151,6 +150,35 @@ export async function recordManifest(db: Database, repository: RepoName, write: 
   const [recorded, bytes] = results.slice(-2) as [unknown[], { state: string; objectKey: string | null }[]];
   if (recorded.length > 0) return { outcome: "recorded", objectKey: bytes[0]?.objectKey ?? null };
   return { outcome: bytes[0]?.state === "live" ? "references-missing" : "bytes-missing" };
+}
+
+/**
+ * The statements recording what a manifest points at (its blobs and child manifests), each
+ * inserting only when `onlyWhen` holds: SQL over ?1 (the repository) and ?2 (the manifest).
+ * The push records them with its manifest; the backfill (reference-backfill.ts) for older ones.
+ */
+export function referenceInserts(
+  db: Database,
+  repository: RepoName,
+  manifest: Digest,
+  targets: { blobs: Digest[]; children: Digest[] },
+  onlyWhen = "1",
+): D1PreparedStatement[] {
+  return (
+    [
+      ["blob", targets.blobs],
+      ["manifest", targets.children],
+    ] as const
+  ).map(([kind, digests]) =>
+    statement(
+      db,
+      `INSERT INTO manifest_references (repository, manifest, target, kind)
+       SELECT ?1, ?2, value, '${kind}' FROM json_each(?3) WHERE ${onlyWhen} ON CONFLICT DO NOTHING`,
+      repository,
+      manifest,
+      JSON.stringify(unique(digests)),
+    ),
+  );
 }
 
 /** Deletes a manifest, every tag pointing at it and its references; true when it existed. */

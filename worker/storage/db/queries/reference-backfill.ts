@@ -4,6 +4,7 @@
 import type { Digest } from "../../../oci/digest";
 import type { RepoName } from "../../../oci/names";
 import { d1Batch, type Database, statement } from "../client";
+import { referenceInserts } from "./manifests";
 
 export interface UnrecordedManifest {
   repository: RepoName;
@@ -37,22 +38,7 @@ export async function recordBackfilledReferences(db: Database, manifests: Backfi
   await d1Batch(
     db,
     manifests.flatMap((manifest) => [
-      statement(
-        db,
-        `INSERT INTO manifest_references (repository, manifest, target, kind)
-         SELECT ?1, ?2, value, 'blob' FROM json_each(?3) WHERE 1 ON CONFLICT DO NOTHING`,
-        manifest.repository,
-        manifest.digest,
-        JSON.stringify([...new Set(manifest.blobs)]),
-      ),
-      statement(
-        db,
-        `INSERT INTO manifest_references (repository, manifest, target, kind)
-         SELECT ?1, ?2, value, 'manifest' FROM json_each(?3) WHERE 1 ON CONFLICT DO NOTHING`,
-        manifest.repository,
-        manifest.digest,
-        JSON.stringify([...new Set(manifest.children)]),
-      ),
+      ...referenceInserts(db, manifest.repository, manifest.digest, manifest),
       statement(db, "UPDATE manifests SET references_recorded = 1 WHERE repository = ?1 AND digest = ?2", manifest.repository, manifest.digest),
     ]),
   );
