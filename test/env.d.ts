@@ -17,6 +17,10 @@ declare global {
       FAKE_UPSTREAM_CONTROL: string;
       /** Origin of the fake CDN that redirectBlobs sends blob GETs to. */
       FAKE_UPSTREAM_CDN: string;
+      /** Origin of the fake remote registries' control API (test/helpers/fake-remote.ts). */
+      FAKE_REMOTE_CONTROL: string;
+      /** Origin of the webhook receiver (test/helpers/webhook-receiver-server.mjs). */
+      WEBHOOK_RECEIVER: string;
       /** The GC model test's seed; empty: a random one (printed). */
       PIER_MODEL_SEED: string;
       /** How many operations it runs (default 1,000). */

@@ -12,8 +12,10 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { generateSigningKeyJwk } from "../worker/dev/signing-key.mjs";
+import { startFakeRemotes } from "./helpers/fake-remote-server.mjs";
 import { startFakeUpstreams } from "./helpers/fake-upstream-server.mjs";
 import { pinnedWranglerConfig } from "./helpers/pinned-wrangler-config.mjs";
+import { startWebhookReceiver } from "./helpers/webhook-receiver-server.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const TEST_ADMIN_PASSWORD = "test-admin-password";
@@ -24,6 +26,9 @@ export default defineConfig({
   plugins: [
     cloudflareTest(async () => {
       const fake = await startFakeUpstreams();
+      const webhookReceiver = await startWebhookReceiver();
+      // Replication tests create push-capable remote registries through this control origin.
+      const remotes = await startFakeRemotes();
       signingKey ??= generateSigningKeyJwk();
       // Short timeouts, so a test of an unreachable or hanging upstream stays fast; "slow" is
       // the one the timeout tests aim a delayMs behaviour at.
@@ -56,12 +61,18 @@ export default defineConfig({
             // The secrets every Pier needs; tests sign in as admin with TEST_ADMIN_PASSWORD.
             ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
             PIER_SIGNING_KEY: await signingKey,
+            // Seals remote registries' credentials and webhook secrets (worker/auth/sealed.ts).
+            PIER_CREDENTIALS_KEY: "dGVzdC1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMtISE",
             // The secrets "private" and "basic" name; the fake servers accept exactly these.
             FAKE_USER: "puller",
             FAKE_PASSWORD: "secret",
             // For the helpers in test/helpers/fake-upstream.ts: scripting and redirect target.
             FAKE_UPSTREAM_CONTROL: fake.control,
             FAKE_UPSTREAM_CDN: fake.cdn,
+            // The webhook receiver (test/helpers/webhook-receiver.ts): records deliveries, answers as scripted.
+            WEBHOOK_RECEIVER: webhookReceiver,
+            // For test/helpers/fake-remote.ts: creates and scripts fake remote registries.
+            FAKE_REMOTE_CONTROL: remotes.control,
           },
         },
       };

@@ -6,7 +6,7 @@ import type { RateLimiter } from "../durable-objects/rate-limiter";
 import type { RegistryLock } from "../durable-objects/registry-lock";
 import type { SignInThrottle } from "../durable-objects/sign-in-throttle";
 import type { UploadSession } from "../durable-objects/upload-session";
-import type { JobMessage } from "./jobs/messages";
+import type { JobMessage, ReplicationMessage, WebhookMessage } from "./jobs/messages";
 
 export interface Bindings {
   BLOBS: R2Bucket;
@@ -22,8 +22,12 @@ export interface Bindings {
   SIGN_IN_THROTTLES: DurableObjectNamespace<SignInThrottle>;
   /** The one object ("gc") that serialises garbage collection runs. */
   REGISTRY_LOCK: DurableObjectNamespace<RegistryLock>;
-  /** Background work: cache prefetches (worker/jobs). */
+  /** Background work: cache prefetches, events, replication listings (worker/jobs). */
   JOBS: Queue<JobMessage>;
+  /** One message per artifact a replication execution copies (worker/replication). */
+  REPLICATION: Queue<ReplicationMessage>;
+  /** One message per webhook delivery (worker/webhooks). */
+  WEBHOOKS: Queue<WebhookMessage>;
   /** Largest request body accepted, in bytes (a decimal string). */
   PIER_MAX_BODY_BYTES?: string;
   /** Upstream registries: a JSON string (.dev.vars) or an array (wrangler.toml [vars]). */
@@ -36,6 +40,8 @@ export interface Bindings {
   PIER_SIGNING_KEY?: string;
   /** Secret: the key before the last rotation (a JWK, public part enough); verifies only. Optional. */
   PIER_SIGNING_KEY_PREVIOUS?: string;
+  /** Secret: 32 bytes (base64url) that seal stored credentials and webhook secrets (worker/auth/sealed.ts). */
+  PIER_CREDENTIALS_KEY?: string;
   /** Pier's public origin when it sits behind another hostname (token realm, Location headers). */
   PUBLIC_URL?: string;
   /** Lifetime of issued registry tokens, seconds (default 900). */

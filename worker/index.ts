@@ -1,22 +1,22 @@
-// The Worker's entry point: HTTP through the Hono app, queue batches through the job
+// The Worker's entry point: HTTP through the Hono app, queue batches through the one
 // consumer, the Cron Trigger through the lifecycle scheduler. Durable Object classes are
 // re-exported here so that wrangler can bind them (wrangler.toml [[durable_objects.bindings]]).
 import { buildApp } from "./app";
 import type { Bindings } from "./env";
-import { consumeJobs } from "./jobs/consumer";
-import type { JobMessage } from "./jobs/messages";
+import { consumeQueue } from "./jobs/consumer";
+import type { QueueMessage } from "./jobs/messages";
 import { runDueSchedules } from "./lifecycle/scheduler";
 
 const app = buildApp();
 
 export default {
   fetch: app.fetch,
-  queue: consumeJobs,
+  queue: consumeQueue,
   // Every minute (wrangler.toml [triggers]); the schedules themselves are rows in D1.
   async scheduled(controller, env, ctx) {
     await runDueSchedules(env, controller.scheduledTime, (promise) => ctx.waitUntil(promise));
   },
-} satisfies ExportedHandler<Bindings, JobMessage>;
+} satisfies ExportedHandler<Bindings, QueueMessage>;
 
 export { BlobFill } from "../durable-objects/blob-fill";
 export { ManifestRefresh } from "../durable-objects/manifest-refresh";

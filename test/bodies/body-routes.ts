@@ -44,6 +44,31 @@ function shared(): Promise<Fixtures> {
 const fixed = (path: string) => async () => path;
 const using = (make: (f: Fixtures) => string) => async () => make(await shared());
 
+let registry: Promise<string> | undefined;
+
+/** A remote registry on a port nothing listens on: a ping of it fails fast, and says so. */
+const withRegistry = (make: (name: string) => string) => async () => {
+  registry ??= (async () => {
+    const name = unique("remote");
+    await apiJson("/registries", { body: { name, url: "http://127.0.0.1:9", type: "oci" } }, 201);
+    return name;
+  })();
+  return make(await registry);
+};
+
+let webhook: Promise<string> | undefined;
+
+/** A webhook of the shared project, aimed at a port nothing listens on (its test delivery fails fast). */
+const withWebhook = (make: (path: string) => string) => async () => {
+  webhook ??= (async () => {
+    const { project } = await shared();
+    const name = unique("hook");
+    await apiJson(`/projects/${project}/webhooks`, { body: { name, url: "http://127.0.0.1:9/hook", events: ["PUSH_ARTIFACT"], format: "harbor" } }, 201);
+    return `/api/v1/projects/${project}/webhooks/${name}`;
+  })();
+  return make(await webhook);
+};
+
 export const BODY_ROUTES: BodyRoute[] = [
   { method: "POST", pattern: "/token", body: "form", path: fixed("/token"), as: null },
   { method: "POST", pattern: "/api/v1/users", body: "json", path: fixed("/api/v1/users"), as: "admin" },
@@ -55,6 +80,9 @@ export const BODY_ROUTES: BodyRoute[] = [
   { method: "POST", pattern: "/api/v1/projects/:project/robots", body: "json", path: using((f) => `/api/v1/projects/${f.project}/robots`), as: "admin" },
   { method: "PUT", pattern: "/api/v1/projects/:project/retention", body: "json", path: using((f) => `/api/v1/projects/${f.project}/retention`), as: "admin" },
   { method: "POST", pattern: "/api/v1/projects/:project/retention/runs", body: "json", path: using((f) => `/api/v1/projects/${f.project}/retention/runs`), as: "admin" },
+  { method: "POST", pattern: "/api/v1/projects/:project/webhooks", body: "json", path: using((f) => `/api/v1/projects/${f.project}/webhooks`), as: "admin" },
+  { method: "PATCH", pattern: "/api/v1/projects/:project/webhooks/:name", body: "json", path: withWebhook((path) => path), as: "admin" },
+  { method: "POST", pattern: "/api/v1/projects/:project/webhooks/:name/test", body: "none", path: withWebhook((path) => `${path}/test`), as: "admin" },
   {
     method: "PATCH",
     pattern: "/api/v1/projects/:project/robots/:name",
@@ -75,6 +103,14 @@ export const BODY_ROUTES: BodyRoute[] = [
   { method: "POST", pattern: "/api/v1/cache/prefetch", body: "json", path: fixed("/api/v1/cache/prefetch"), as: "admin" },
   { method: "PUT", pattern: "/api/v1/system/schedules/:name", body: "json", path: fixed("/api/v1/system/schedules/audit-purge"), as: "admin" },
   { method: "POST", pattern: "/api/v1/system/gc", body: "json", path: fixed("/api/v1/system/gc"), as: "admin" },
+  { method: "POST", pattern: "/api/v1/replication/policies", body: "json", path: fixed("/api/v1/replication/policies"), as: "admin" },
+  // The body is refused before the policy is looked up; the stop route reads none (an unknown execution: 404).
+  { method: "PUT", pattern: "/api/v1/replication/policies/:name", body: "json", path: fixed("/api/v1/replication/policies/mirror"), as: "admin" },
+  { method: "POST", pattern: "/api/v1/replication/executions", body: "json", path: fixed("/api/v1/replication/executions"), as: "admin" },
+  { method: "POST", pattern: "/api/v1/replication/executions/:id/stop", body: "none", path: fixed("/api/v1/replication/executions/unknown/stop"), as: "admin" },
+  { method: "POST", pattern: "/api/v1/registries", body: "json", path: fixed("/api/v1/registries"), as: "admin" },
+  { method: "PATCH", pattern: "/api/v1/registries/:name", body: "json", path: withRegistry((name) => `/api/v1/registries/${name}`), as: "admin" },
+  { method: "POST", pattern: "/api/v1/registries/:name/ping", body: "none", path: withRegistry((name) => `/api/v1/registries/${name}/ping`), as: "admin" },
 ];
 
 export function describeRoute(route: BodyRoute): string {

@@ -27,6 +27,15 @@ describe("DELETE /api/v1/projects/{project}", () => {
     expect((await request(`/v2/${project}/app/tags/list`, {}, gina)).status).toBe(404);
   });
 
+  it("takes the project's webhooks with it: a namesake created later notifies nobody", async () => {
+    const project = await apiProject();
+    await apiJson(`/projects/${project}/webhooks`, { body: { name: "ci", url: "https://hooks.example/pier", events: ["PUSH_ARTIFACT"], format: "harbor" } }, 201);
+
+    expect((await api(`/projects/${project}`, { method: "DELETE" })).status).toBe(204);
+    await apiJson("/projects", { body: { name: project, public: false } }, 201);
+    expect((await apiJson<{ items: unknown[] }>(`/projects/${project}/webhooks`)).items).toEqual([]);
+  });
+
   it("is a CONFLICT while an image is in the project, which stays as it was", async () => {
     const project = await apiProject();
     const image = await pushImage(`${project}/app`, "v1");

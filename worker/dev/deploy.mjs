@@ -2,8 +2,8 @@
 // `npm run deploy`: ships Pier to your Cloudflare account (run `npx wrangler login` once, or
 // set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID).
 //
-//   1. the R2 bucket and the queue are created if missing; the secrets are checked: the token
-//      signing key is generated if missing (never replaced: `npm run rotate-signing-key --
+//   1. the R2 bucket and the queues are created if missing; the secrets are checked: the token
+//      signing key and the credentials key are generated if missing (never replaced: `npm run rotate-signing-key --
 //      --remote` does that without signing anyone out), ADMIN_PASSWORD must be given (Pier
 //      refuses to run without it), from the environment of this command or by `wrangler secret put`;
 //   2. when the D1 database exists, its migrations are applied BEFORE the new code goes live;
@@ -12,11 +12,13 @@
 //   4. on a first deploy, the migrations are applied to the database just created.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { generateCredentialsKey } from "./local-secrets.mjs";
 import { generateSigningKeyJwk } from "./signing-key.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bucket = "pier-blobs";
-const queue = "pier-jobs";
+/** wrangler.toml [[queues.consumers]]: background jobs, replication copies, webhook deliveries, and their dead letters. */
+const queues = ["pier-jobs", "pier-replication", "pier-webhooks", "pier-dead-letters"];
 const database = "pier";
 
 function wrangler(args, { quiet = false } = {}) {
@@ -44,13 +46,15 @@ if (!created.ok && !/already exists|already own/i.test(created.output)) {
 }
 console.log(created.ok ? `— created R2 bucket ${bucket}` : `— R2 bucket ${bucket} exists`);
 
-const queueCreated = wrangler(["queues", "create", queue], { quiet: true });
-if (!queueCreated.ok && !/already (exists|taken)|in use/i.test(queueCreated.output)) {
-  console.error(queueCreated.output);
-  console.error(`Pier deploy stopped: could not create the queue "${queue}".`);
-  process.exit(1);
+for (const queue of queues) {
+  const queueCreated = wrangler(["queues", "create", queue], { quiet: true });
+  if (!queueCreated.ok && !/already (exists|taken)|in use/i.test(queueCreated.output)) {
+    console.error(queueCreated.output);
+    console.error(`Pier deploy stopped: could not create the queue "${queue}".`);
+    process.exit(1);
+  }
+  console.log(queueCreated.ok ? `— created queue ${queue}` : `— queue ${queue} exists`);
 }
-console.log(queueCreated.ok ? `— created queue ${queue}` : `— queue ${queue} exists`);
 
 await ensureSecrets();
 
@@ -77,6 +81,8 @@ async function ensureSecrets() {
     process.exit(1);
   }
   if (!has("PIER_SIGNING_KEY")) putSecret("PIER_SIGNING_KEY", await generateSigningKeyJwk());
+  // Never replaced: remote registries' credentials and webhook secrets are sealed with it.
+  if (!has("PIER_CREDENTIALS_KEY")) putSecret("PIER_CREDENTIALS_KEY", generateCredentialsKey());
 }
 
 function putSecret(name, value) {

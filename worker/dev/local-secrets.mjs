@@ -1,4 +1,4 @@
-// The secrets every Pier needs (ADMIN_PASSWORD, PIER_SIGNING_KEY), for local runs: `npm start`
+// The secrets every Pier needs (ADMIN_PASSWORD, PIER_SIGNING_KEY, PIER_CREDENTIALS_KEY), for local runs: `npm start`
 // keeps them in .dev.vars (generated on the first run, kept for the next ones), and the tests
 // and benchmarks make fresh ones for each Pier they start. A deployed Pier gets them from
 // `wrangler secret put`, and refuses to start without them. `npm run rotate-signing-key`
@@ -8,11 +8,17 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { parseEnv } from "node:util";
 import { generateSigningKeyJwk } from "./signing-key.mjs";
 
-/** How each secret is made: a 32-character admin password, a new ES256 signing key. */
+/** How each secret is made: a 32-character admin password, a new ES256 signing key, a 256-bit AES key. */
 const GENERATORS = {
   ADMIN_PASSWORD: async () => randomBytes(24).toString("base64url"),
   PIER_SIGNING_KEY: generateSigningKeyJwk,
+  PIER_CREDENTIALS_KEY: async () => generateCredentialsKey(),
 };
+
+/** The key stored secrets are sealed with (worker/auth/sealed.ts): 32 random bytes, base64url. */
+export function generateCredentialsKey() {
+  return randomBytes(32).toString("base64url");
+}
 
 /** Fresh values of the secrets named (by default all of them), as { NAME: value }. */
 export async function generateLocalSecrets(names = Object.keys(GENERATORS)) {
@@ -21,7 +27,7 @@ export async function generateLocalSecrets(names = Object.keys(GENERATORS)) {
 
 /**
  * Adds whichever of the secrets `path` (.dev.vars) lacks, leaving every other line as it was.
- * Returns { generated: the secrets it added (empty when both were there), values: every
+ * Returns { generated: the secrets it added (empty when all were there), values: every
  * variable the file now sets, read as wrangler reads it (dotenv syntax) }.
  */
 export async function ensureLocalSecrets(path) {

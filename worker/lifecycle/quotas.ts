@@ -11,9 +11,12 @@
 // before the others, and together may overshoot the limit by what they had in flight; the next
 // push sees the true usage and is refused. A project without a limit pays only the read of its
 // row, which the push needs anyway (worker/services/content-writes.ts), never the sum.
+// A refusal is a QUOTA_EXCEED event (worker/events) for the project's webhooks.
 import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
+import { emitEvent } from "../events/events";
 import type { Digest } from "../oci/digest";
+import type { RepoName } from "../oci/names";
 import { database } from "../storage/db/client";
 import type { ProjectRow } from "../storage/db/queries/principals";
 import { projectUsage } from "../storage/db/queries/quotas";
@@ -35,11 +38,17 @@ export function quotaOf(project: ProjectRow | null): StorageQuota | null {
  * `digest` null: not known yet (an upload's chunk), counted as new bytes; `size` null: the
  * size the registry stores the digest at (a mount).
  */
-export async function requireRoom(env: Bindings, quota: StorageQuota | null, digest: Digest | null, size: number | null): Promise<void> {
+export async function requireRoom(env: Bindings, quota: StorageQuota | null, digest: Digest | null, size: number | null, repository: RepoName): Promise<void> {
   if (quota === null) return;
   const usage = await projectUsage(database(env.DB), quota.project, digest);
   const adds = usage.held ? 0 : (size ?? usage.storedBytes ?? 0);
   if (adds === 0 || usage.usedBytes + adds <= quota.limitBytes) return;
+  // Awaited (the refusal path has no waitUntil to hand it to); emitEvent never throws.
+  await emitEvent(env, null, {
+    type: "QUOTA_EXCEED",
+    project: quota.project,
+    data: { repository, digest, limitBytes: quota.limitBytes, usedBytes: usage.usedBytes, addsBytes: adds },
+  });
   throw new RegistryError(
     "DENIED",
     `project "${quota.project}" would use ${usage.usedBytes + adds} bytes of its ${quota.limitBytes}-byte quota (${usage.usedBytes} used); ` +

@@ -18,6 +18,7 @@
 // - Runs of one project may overlap (a schedule and a request): every deletion re-checks, so
 //   each manifest is removed, and counted, by one of them.
 import type { Bindings } from "../env";
+import { emitEvent } from "../events/events";
 import { database } from "../storage/db/client";
 import { findProject, type ProjectRow } from "../storage/db/queries/principals";
 import { findPolicy, finishRun, type RetentionRunRow, startRun } from "../storage/db/queries/retention";
@@ -97,7 +98,14 @@ export async function runRetention(env: Bindings, project: ProjectRow, request: 
     error: error ?? (notes.length > 0 ? notes.join("; ") : null),
     finishedAt: Date.now(),
   });
-  return { run: finished ?? run, items: scan?.items ?? [], end };
+  const ended = finished ?? run;
+  // A TAG_RETENTION event for the project's webhooks (worker/events); it never fails the run.
+  await emitEvent(env, null, {
+    type: "TAG_RETENTION",
+    project: project.name,
+    data: { runId: ended.id, dryRun: request.dryRun, trigger: request.trigger, status: ended.status, examined: ended.examined, removed: ended.removed, error: ended.error },
+  });
+  return { run: ended, items: scan?.items ?? [], end };
 }
 
 /**

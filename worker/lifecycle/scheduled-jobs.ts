@@ -7,6 +7,8 @@
 // and hands it the whole name, whose target the job reads. So "gc:x" is not "gc", and
 // "retention" without a target is not "retention:".
 import type { Bindings, WaitUntil } from "../env";
+import { outboxSweepJob } from "../events/outbox-sweep";
+import { replicationJob, replicationSweepJob } from "../replication/scheduled";
 import { auditPurgeJob } from "./audit-purge";
 import { cacheEvictionJob } from "./cache-eviction";
 import { gcJob } from "./gc-start";
@@ -38,9 +40,15 @@ export type ScheduledJob = (env: Bindings, options: unknown, now: number, run: J
 export const SCHEDULED_JOBS: Record<string, ScheduledJob> = {
   "audit-purge": auditPurgeJob,
   "cache-eviction": cacheEvictionJob,
+  // Outbox rows whose queue message was lost or whose handler failed (worker/events).
+  "event-outbox": outboxSweepJob,
   gc: gcJob,
   // "retention:<project>": the project's retention policy, on the schedule the policy names.
   "retention:": retentionJob,
+  // "replication:<policy>": a scheduled replication policy's run (worker/replication/scheduled.ts).
+  "replication:": replicationJob,
+  // Replication executions whose queue messages were lost are sent again.
+  "replication-sweep": replicationSweepJob,
 };
 
 export interface DefaultSchedule {
@@ -60,6 +68,10 @@ export const DEFAULT_SCHEDULES: readonly DefaultSchedule[] = [
   { name: "gc", cron: "weekly", options: { deleteUntagged: false } },
   // Each upstream's maxIdleDays and maxBytes (PIER_UPSTREAMS); starts a collection when it evicted.
   { name: "cache-eviction", cron: "hourly", options: {} },
+  // Events left in the outbox for over a minute are sent again (worker/events/outbox-sweep.ts).
+  { name: "event-outbox", cron: "* * * * *", options: {} },
+  // Listings and copies stuck for over 25 minutes are sent again (worker/replication/scheduled.ts).
+  { name: "replication-sweep", cron: "*/5 * * * *", options: {} },
 ];
 
 /** The kind a schedule's name runs: the name, or its part up to and including the first ":". */

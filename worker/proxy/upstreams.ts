@@ -69,6 +69,11 @@ export function parseUpstreams(value: unknown, mirrorDefault: string | undefined
   return { upstreams, mirrorDefault: fallback };
 }
 
+/** Whether `name` may name a registry: one lowercase segment, e.g. "hub" (upstreams and remote registries alike). */
+export function isRegistryName(name: unknown): name is string {
+  return typeof name === "string" && name.length <= 64 && UPSTREAM_NAME.test(name);
+}
+
 function parseUpstream(entry: unknown, index: number): Upstream {
   if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new ConfigError(`PIER_UPSTREAMS[${index}] must be an object`);
   const fields = entry as Record<string, unknown>;
@@ -111,7 +116,12 @@ function parseUpstream(entry: unknown, index: number): Upstream {
   };
 }
 
-function parseOrigin(value: unknown, fail: (message: string) => never): string {
+/**
+ * A registry's `"url"`: an origin only (http:// or https://, no path, query or credentials),
+ * as `scheme://host[:port]`; anything else is `fail` with the reason. Remote registries
+ * (worker/services/management/registries.ts) follow the same rules.
+ */
+export function parseOrigin(value: unknown, fail: (message: string) => never): string {
   if (typeof value !== "string") return fail('"url" is required, e.g. "https://registry-1.docker.io"');
   let url: URL;
   try {

@@ -1,5 +1,7 @@
 // GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference>
 import { Hono } from "hono";
+import { type Principal, principalName } from "../auth/principal";
+import type { EventCause } from "../events/events";
 import { CACHE_HEADER } from "../proxy/cache-stats";
 import { parseReadReference, parseReference, parseTag, type Reference, type Tag } from "../oci/names";
 import { readRequestBody } from "../bounded-body";
@@ -8,7 +10,7 @@ import { getProxiedManifest } from "../proxy/manifest-cache";
 import { deleteManifest, getManifest, type ManifestContent, MAX_MANIFEST_BYTES, putManifest } from "../services/manifests";
 import { recordPull } from "../storage/pull-records";
 import { allowRead, allowWrite, auditDone } from "./authorization";
-import { type AppEnv, readTarget, waitUntilOf } from "./context";
+import { type AppContext, type AppEnv, readTarget, waitUntilOf } from "./context";
 
 export const manifestRoutes = new Hono<AppEnv>();
 
@@ -20,7 +22,7 @@ manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
   const withBody = c.req.method !== "HEAD";
   const extraHeaders: Record<string, string> = {};
   let manifest: ManifestContent;
-  if (route.kind === "local") manifest = await getManifest(c.env, route.repository, reference, withBody);
+  if (route.kind === "local") manifest = await getManifest(c.env, route.repository, reference, withBody, withBody ? eventCause(c, principal) : null);
   else {
     const proxied = await getProxiedManifest(c.env, waitUntilOf(c), route.target, reference, withBody);
     extraHeaders[CACHE_HEADER] = proxied.cache;
@@ -34,6 +36,11 @@ manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
   }
   return manifestResponse(manifest, extraHeaders);
 });
+
+/** Who acts, for the event the service emits (worker/events): the principal's name, Pier's origin. */
+function eventCause(c: AppContext, principal: Principal): EventCause {
+  return { operator: principalName(principal) || "anonymous", origin: c.var.config.auth.publicUrl ?? new URL(c.req.url).origin, waitUntil: waitUntilOf(c) };
+}
 
 /** How the audit log names a manifest: `name:tag` or `name@digest`. */
 function resourceOf(name: string, reference: Reference): string {
@@ -60,7 +67,7 @@ manifestRoutes.put("/:name{.+}/manifests/:reference", async (c) => {
   // 413 over 8 MiB, before or while reading (spec v1.1 "Pushing Manifests": registries SHOULD
   // take at least 4 MB and answer 413 past their limit).
   const bytes = await readRequestBody(c.req.raw, MAX_MANIFEST_BYTES, "the manifest");
-  const { digest, subject } = await putManifest(c.env, repository, reference, bytes, c.req.header("Content-Type") ?? null, extraTags);
+  const { digest, subject } = await putManifest(c.env, repository, reference, bytes, c.req.header("Content-Type") ?? null, extraTags, eventCause(c, principal));
   const headers: Record<string, string> = {
     Location: `/v2/${repository}/manifests/${digest}`,
     "Docker-Content-Digest": digest,
@@ -87,7 +94,7 @@ function tagParams(values: string[]): Tag[] {
 manifestRoutes.delete("/:name{.+}/manifests/:reference", async (c) => {
   const reference = parseReadReference(c.req.param("reference"));
   const { repository, principal } = await allowWrite(c, "delete");
-  await deleteManifest(c.env, repository, reference);
+  await deleteManifest(c.env, repository, reference, eventCause(c, principal));
   auditDone(c, principal, "delete", resourceOf(repository, reference), { kind: "local", repository });
   return c.body(null, 202);
 });

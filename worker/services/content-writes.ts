@@ -10,8 +10,10 @@
 //     collection starting meanwhile keeps them for its grace window.
 // Pushes (never fills or prefetches: those write into proxy projects) are admitted first: the
 // project's storage limit and tag immutability rules, read from its row once per request.
+// A push's or delete's event (worker/events) is written here, in the batch of the change.
 import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
+import { outboxRow, type PierEvent } from "../events/events";
 import { requireTagsMayMove, rulesOf } from "../lifecycle/immutability";
 import { quotaOf, requireRoom } from "../lifecycle/quotas";
 import type { Digest } from "../oci/digest";
@@ -60,7 +62,7 @@ export function collectedMeanwhile(digest: Digest): RegistryError {
  * its storage limit (worker/lifecycle/quotas.ts; there, what `digest` and `size` null mean).
  */
 export async function admitBlob(env: Bindings, repository: RepoName, digest: Digest | null, size: number | null): Promise<void> {
-  await requireRoom(env, quotaOf(await pushedProject(env, repository)), digest, size);
+  await requireRoom(env, quotaOf(await pushedProject(env, repository)), digest, size, repository);
 }
 
 /**
@@ -80,7 +82,7 @@ export async function admitUploaded(env: Bindings, repository: RepoName, blob: {
 export async function admitManifest(env: Bindings, repository: RepoName, manifest: { digest: Digest; size: number }, tags: Tag[]): Promise<void> {
   const project = await pushedProject(env, repository);
   await requireTagsMayMove(env, rulesOf(project), repository, tags, manifest.digest);
-  await requireRoom(env, quotaOf(project), manifest.digest, manifest.size);
+  await requireRoom(env, quotaOf(project), manifest.digest, manifest.size, repository);
 }
 
 /** The project a push goes into (local names are `<project>/…`), read once per request. */
@@ -95,6 +97,8 @@ export interface ManifestToStore {
   blobs: Digest[];
   children: Digest[];
   requireReferences: boolean;
+  /** A push's PUSH_ARTIFACT event: recorded with the manifest, in its batch (never for fills). */
+  event?: PierEvent | null;
 }
 
 /**
@@ -108,7 +112,7 @@ export async function storeManifest(env: Bindings, repository: RepoName, toStore
   const inline = inlineText(toStore.bytes);
   let location: ManifestWrite["location"] = inline === null ? null : { objectKey: null, content: inline };
   if (location === null && (await touchLiveBlob(db, digest, Date.now())) === null) location = await writeManifestBytes(env, digest, toStore.bytes);
-  const write: ManifestWrite = { ...toStore, location };
+  const write: ManifestWrite = { ...toStore, location, event: toStore.event ? outboxRow(toStore.event) : null };
   let result = await recordManifest(db, repository, write, Date.now());
   if (result.outcome === "bytes-missing") {
     // Collection tombstoned the stored copy after we found it live: store the bytes again.
@@ -121,13 +125,16 @@ export async function storeManifest(env: Bindings, repository: RepoName, toStore
   return result.outcome === "recorded";
 }
 
-/** By digest: the manifest, its tags and references. By tag: only the tag. True when it existed. */
-export function removeManifest(env: Bindings, repository: RepoName, digest: Digest): Promise<boolean> {
-  return deleteManifest(database(env.DB), repository, digest);
+/**
+ * By digest: the manifest, its tags and references. By tag: only the tag. True when it existed.
+ * `event` (DELETE_ARTIFACT) is recorded in the delete's batch, only when something was deleted.
+ */
+export function removeManifest(env: Bindings, repository: RepoName, digest: Digest, event: PierEvent | null = null): Promise<boolean> {
+  return deleteManifest(database(env.DB), repository, digest, event === null ? null : outboxRow(event));
 }
 
-export function removeTag(env: Bindings, repository: RepoName, tag: Tag): Promise<boolean> {
-  return deleteTag(database(env.DB), repository, tag);
+export function removeTag(env: Bindings, repository: RepoName, tag: Tag, event: PierEvent | null = null): Promise<boolean> {
+  return deleteTag(database(env.DB), repository, tag, event === null ? null : outboxRow(event));
 }
 
 /**

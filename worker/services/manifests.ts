@@ -1,8 +1,11 @@
 // Manifests (OCI distribution spec v1.1, "Pulling manifests", "Pushing manifests",
 // "Deleting manifests"). The exact bytes pushed are the bytes served, with the media type
-// they were pushed as.
+// they were pushed as. A push, a delete and a pull (GET) of a local repository are events
+// (worker/events): PUSH_ARTIFACT and DELETE_ARTIFACT recorded in the change's own batch,
+// PULL_ARTIFACT after the answer and only for a project whose webhooks subscribe to it.
 import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
+import { announceEvent, type EventCause, notePull, pierEvent } from "../events/events";
 import { requireDeletable } from "../lifecycle/immutability";
 import { type Digest, digestAlgorithm, digestOf } from "../oci/digest";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
@@ -26,10 +29,19 @@ export interface ManifestContent {
   body: ReadableStream<Uint8Array> | null;
 }
 
-export async function getManifest(env: Bindings, repository: RepoName, reference: Reference, withBody: boolean): Promise<ManifestContent> {
+/**
+ * A local manifest. `pull`: who pulls it, when this GET is a client's pull (a PULL_ARTIFACT
+ * event); null for HEADs and Pier's own reads (a replication reading its source).
+ */
+export async function getManifest(env: Bindings, repository: RepoName, reference: Reference, withBody: boolean, pull: EventCause | null = null): Promise<ManifestContent> {
   const manifest = await findManifest(env, repository, reference);
   if (manifest === null) throw unknownManifest(repository, reference);
-  return serveStoredManifest(env, manifest, withBody);
+  const content = await serveStoredManifest(env, manifest, withBody);
+  if (withBody && pull !== null) {
+    const tags = reference.kind === "tag" ? [reference.tag] : [];
+    notePull(env, pull, projectOf(repository), { repository, digest: manifest.digest, tags, mediaType: manifest.mediaType, size: manifest.size });
+  }
+  return content;
 }
 
 /** A stored manifest's answer: its headers, and its bytes unless this is a HEAD. */
@@ -43,7 +55,8 @@ export async function serveStoredManifest(env: Bindings, manifest: StoredManifes
 
 /**
  * Validates and stores a manifest. Everything it points at (config, layers, child manifests)
- * must already be in the repository; its subject need not be, as the spec requires.
+ * must already be in the repository; its subject need not be, as the spec requires. `cause`
+ * names who pushed it (a login name, or "replication:<policy>") for its PUSH_ARTIFACT event.
  */
 export async function putManifest(
   env: Bindings,
@@ -51,7 +64,8 @@ export async function putManifest(
   reference: Reference,
   bytes: Uint8Array,
   contentType: string | null,
-  extraTags: Tag[] = [],
+  extraTags: Tag[],
+  cause: EventCause,
 ): Promise<{ digest: Digest; subject: Digest | null }> {
   const manifest = parseManifest(bytes, contentType);
   const digest = await digestOf(bytes, reference.kind === "digest" ? digestAlgorithm(reference.digest) : "sha256");
@@ -63,6 +77,10 @@ export async function putManifest(
   await admitManifest(env, repository, { digest, size: bytes.byteLength }, tags);
 
   const subject = manifest.subject?.digest ?? null;
+  const event = pierEvent(
+    { type: "PUSH_ARTIFACT", project: projectOf(repository), operator: cause.operator, origin: cause.origin, data: { repository, digest, tags, mediaType: manifest.mediaType, size: bytes.byteLength } },
+    Date.now(),
+  );
   const stored = await storeManifest(env, repository, {
     manifest: { digest, mediaType: manifest.mediaType, size: bytes.byteLength, subject, artifactType: manifest.artifactType },
     bytes,
@@ -70,17 +88,28 @@ export async function putManifest(
     blobs: registryBlobs(manifest),
     children: manifest.children.map((child) => child.digest),
     requireReferences: true,
+    event,
   });
   // The check above passed, then a delete or a collection took something away before the write.
   if (!stored) throw new RegistryError("MANIFEST_BLOB_UNKNOWN", `content this manifest references left repository ${repository} while it was pushed; push it again`);
+  await announceEvent(env, cause.waitUntil, event.id);
   return { digest, subject };
 }
 
-/** By digest: the manifest and every tag on it. By tag: only the tag. */
-export async function deleteManifest(env: Bindings, repository: RepoName, reference: Reference): Promise<void> {
+/** By digest: the manifest and every tag on it. By tag: only the tag. `cause`: who deletes it, for its DELETE_ARTIFACT event. */
+export async function deleteManifest(env: Bindings, repository: RepoName, reference: Reference, cause: EventCause): Promise<void> {
   await requireDeletable(env, repository, reference);
-  const deleted = reference.kind === "digest" ? await removeManifest(env, repository, reference.digest) : await removeTag(env, repository, reference.tag);
+  // The delete's statement fills in what it found: the digest a tag pointed at, a manifest's tags, media type and size.
+  const facts = { repository, digest: reference.kind === "digest" ? reference.digest : null, tags: reference.kind === "tag" ? [reference.tag] : [], mediaType: null, size: null };
+  const event = pierEvent({ type: "DELETE_ARTIFACT", project: projectOf(repository), operator: cause.operator, origin: cause.origin, data: facts }, Date.now());
+  const deleted = reference.kind === "digest" ? await removeManifest(env, repository, reference.digest, event) : await removeTag(env, repository, reference.tag, event);
   if (!deleted) throw unknownManifest(repository, reference);
+  await announceEvent(env, cause.waitUntil, event.id);
+}
+
+/** The project of a local repository: its first segment. */
+function projectOf(repository: RepoName): string {
+  return repository.slice(0, repository.indexOf("/"));
 }
 
 /**

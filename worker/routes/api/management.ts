@@ -7,6 +7,8 @@ import { type ApiEnv, requireActor } from "./actor";
 import { auditLogRoutes } from "./audit-logs";
 import { gcRoutes } from "./gc";
 import { projectRoutes } from "./projects";
+import { replicationRoutes } from "./replication";
+import { registryRoutes } from "./registries";
 import { robotRoutes } from "./robots";
 import { scheduleRoutes } from "./schedules";
 import { userRoutes } from "./users";
@@ -20,6 +22,8 @@ for (const [path, routes] of [
   ["/audit-logs", auditLogRoutes],
   ["/system/schedules", scheduleRoutes],
   ["/system/gc", gcRoutes],
+  ["/replication", replicationRoutes],
+  ["/registries", registryRoutes],
 ] as const) {
   // Per resource, not `use("*")`: a wildcard here would also catch /api/v1/cache.
   const protectedRoutes = new Hono<ApiEnv>();

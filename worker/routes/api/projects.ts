@@ -6,7 +6,7 @@
 //                                     (manageProject; the limit: system admins only, -1 for none)
 //   DELETE /api/v1/projects/{project} → 204, an empty local project (manageProject); 409 when not empty
 // and, below a project, its members (members.ts), robots (project-robots.ts), tag
-// immutability rules (immutable-tags.ts) and retention policy and runs (retention.ts).
+// immutability rules (immutable-tags.ts), retention policy and runs (retention.ts) and webhooks (webhooks.ts).
 import { Hono } from "hono";
 import { parseNewProject, parsePageSize, parseProjectUpdate } from "../../services/management/inputs";
 import { createProject, deleteProject, getProject, listProjects, updateProject } from "../../services/management/projects";
@@ -17,6 +17,7 @@ import { memberRoutes } from "./members";
 import { DEFAULT_PAGE, MAX_PAGE } from "./paging";
 import { projectRobotRoutes } from "./project-robots";
 import { retentionRoutes } from "./retention";
+import { webhookRoutes } from "./webhooks";
 
 export const projectRoutes = new Hono<ApiEnv>();
 
@@ -47,3 +48,4 @@ projectRoutes.route("/:project/members", memberRoutes);
 projectRoutes.route("/:project/robots", projectRobotRoutes);
 projectRoutes.route("/:project/immutable-tags", immutableTagRoutes);
 projectRoutes.route("/:project/retention", retentionRoutes);
+projectRoutes.route("/:project/webhooks", webhookRoutes);

@@ -10,6 +10,8 @@
 //   manifest_references   what each manifest points at (config, layers, children), for GC
 //   gc_runs, gc_candidates, schedules, retention_*   storage lifecycle: lifecycle-schema.ts,
 //                         re-exported below, so this module stays the one schema drizzle reads
+//   remote_registries, replication_*, event_outbox, webhooks, webhook_deliveries
+//                         replication, events and webhooks: replication-schema.ts, re-exported too
 //   cache_*, cached_*, prefetch_jobs   pull-through cache state
 //   users, projects, project_members, robots, robot_permissions, audit_logs   identity and access
 import { sql } from "drizzle-orm";
@@ -307,3 +309,4 @@ export const auditLogs = sqliteTable(
 );
 
 export * from "./lifecycle-schema";
+export * from "./replication-schema";

@@ -3,8 +3,9 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Digest } from "../../../oci/digest";
 import type { RepoName, Tag } from "../../../oci/names";
 import { d1Batch, type Database, inBatches, statement } from "../client";
-import { blobs, manifestReferences, manifests, tags } from "../schema";
+import { blobs, manifests, tags } from "../schema";
 import { type BlobLocation, upsertLiveBlob } from "./blobs";
+import { insertEventFrom, type OutboxRow } from "./events";
 
 export interface StoredManifest extends BlobLocation {
   mediaType: string;
@@ -91,6 +92,11 @@ export interface ManifestWrite {
    * that inserts it; a cached upstream manifest is recorded before its blobs are fetched.
    */
   requireReferences: boolean;
+  /**
+   * The push's event (worker/events): its outbox row is inserted in the batch, only when the
+   * manifest is recorded. Absent for writes that are no push (pull-through fills, prefetches).
+   */
+  event?: OutboxRow | null;
 }
 
 /**
@@ -142,6 +148,7 @@ export async function recordManifest(db: Database, repository: RepoName, write: 
        ON CONFLICT (repository, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
       JSON.stringify(write.tags),
     ),
+    ...(write.event ? [insertEventFrom(db, write.event, "manifests WHERE repository = ?6 AND digest = ?7", {}, repository, manifest.digest)] : []),
     bound("SELECT 1 FROM manifests WHERE repository = ?1 AND digest = ?2"),
     bound("SELECT state, object_key AS objectKey FROM blobs WHERE digest = ?2"),
   ];
@@ -181,26 +188,37 @@ export function referenceInserts(
   );
 }
 
-/** Deletes a manifest, every tag pointing at it and its references; true when it existed. */
-export async function deleteManifest(db: Database, repository: RepoName, digest: Digest): Promise<boolean> {
-  const [, deleted] = await db.batch([
-    db.delete(tags).where(and(eq(tags.repository, repository), eq(tags.digest, digest))),
-    db
-      .delete(manifests)
-      .where(and(eq(manifests.repository, repository), eq(manifests.digest, digest)))
-      .returning({ digest: manifests.digest }),
-    db.delete(manifestReferences).where(and(eq(manifestReferences.repository, repository), eq(manifestReferences.manifest, digest))),
+/**
+ * Deletes a manifest, every tag pointing at it and its references; true when it existed. The
+ * delete's event (`event`, worker/events) goes first in the batch, inserted only while the
+ * manifest exists, with its media type, size and tags as the delete found them.
+ */
+export async function deleteManifest(db: Database, repository: RepoName, digest: Digest, event: OutboxRow | null = null): Promise<boolean> {
+  const facts = {
+    "$.data.mediaType": "m.media_type",
+    "$.data.size": "m.size",
+    "$.data.tags": "json((SELECT json_group_array(name) FROM (SELECT name FROM tags WHERE repository = ?6 AND digest = ?7 ORDER BY name)))",
+  };
+  const results = await d1Batch(db, [
+    ...(event === null ? [] : [insertEventFrom(db, event, "manifests m WHERE m.repository = ?6 AND m.digest = ?7", facts, repository, digest)]),
+    statement(db, "DELETE FROM tags WHERE repository = ?1 AND digest = ?2", repository, digest),
+    statement(db, "DELETE FROM manifests WHERE repository = ?1 AND digest = ?2 RETURNING digest", repository, digest),
+    statement(db, "DELETE FROM manifest_references WHERE repository = ?1 AND manifest = ?2", repository, digest),
   ]);
-  return deleted.length > 0;
+  return results.at(-2)!.length > 0;
 }
 
-/** Deletes one tag, leaving the manifest; true when it existed. */
-export async function deleteTag(db: Database, repository: RepoName, tag: Tag): Promise<boolean> {
-  const deleted = await db
-    .delete(tags)
-    .where(and(eq(tags.repository, repository), eq(tags.name, tag)))
-    .returning({ name: tags.name });
-  return deleted.length > 0;
+/**
+ * Deletes one tag, leaving the manifest; true when it existed. The event, when given, goes
+ * first in the batch with the digest the tag pointed at.
+ */
+export async function deleteTag(db: Database, repository: RepoName, tag: Tag, event: OutboxRow | null = null): Promise<boolean> {
+  const source = "tags t LEFT JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest WHERE t.repository = ?6 AND t.name = ?7";
+  const results = await d1Batch(db, [
+    ...(event === null ? [] : [insertEventFrom(db, event, source, { "$.data.digest": "t.digest", "$.data.mediaType": "m.media_type", "$.data.size": "m.size" }, repository, tag)]),
+    statement(db, "DELETE FROM tags WHERE repository = ?1 AND name = ?2 RETURNING name", repository, tag),
+  ]);
+  return results.at(-1)!.length > 0;
 }
 
 /** Tag names in lexical (byte) order, after `last`. */

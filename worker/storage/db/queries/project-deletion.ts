@@ -1,14 +1,29 @@
 // Deleting a project: only an empty one (no manifest in any repository under `<project>/`),
 // with everything that refers to it by name: its members, its project robots
 // (`robot$<project>+…`), every robot's permissions in it, its retention policy, schedule and
-// runs, and its repositories' names and blob links (blobs without a manifest are unreachable;
+// runs, its webhooks and their delivery log, and its repositories' names and blob links (blobs without a manifest are unreachable;
 // their bytes are garbage collection's). All in one batch (one D1 transaction), every statement
 // guarded by the same emptiness check, so either the project and its references go together or
 // nothing does: a project created later under the same name never inherits an old member or robot.
 import { and, eq, inArray, notExists, sql } from "drizzle-orm";
 import { ROBOT_PREFIX } from "../../../auth/principal";
 import type { Database } from "../client";
-import { manifests, projectMembers, projects, repositories, repositoryBlobs, retentionPolicies, retentionRunItems, retentionRuns, robotPermissions, robots, schedules, users } from "../schema";
+import {
+  manifests,
+  projectMembers,
+  projects,
+  repositories,
+  repositoryBlobs,
+  retentionPolicies,
+  retentionRunItems,
+  retentionRuns,
+  robotPermissions,
+  robots,
+  schedules,
+  users,
+  webhookDeliveries,
+  webhooks,
+} from "../schema";
 
 /** `affected`: the login names whose access changed (members, robots with grants, deleted robots). */
 export type ProjectDeletion = { deleted: true; affected: string[] } | { deleted: false; reason: "missing" | "notEmpty" };
@@ -40,6 +55,9 @@ export async function deleteEmptyProject(db: Database, name: string): Promise<Pr
     db.delete(schedules).where(and(eq(schedules.name, `retention:${name}`), empty)),
     db.delete(retentionRunItems).where(and(inArray(retentionRunItems.run, db.select({ id: retentionRuns.id }).from(retentionRuns).where(eq(retentionRuns.project, name))), empty)),
     db.delete(retentionRuns).where(and(eq(retentionRuns.project, name), empty)),
+    // Its webhooks (a namesake must not notify someone else's receiver) and their delivery log.
+    db.delete(webhooks).where(and(eq(webhooks.project, name), empty)),
+    db.delete(webhookDeliveries).where(and(eq(webhookDeliveries.project, name), empty)),
   ]);
   if (deleted.length > 0) return { deleted: true, affected: [...new Set([...deletedRobots.map((robot) => robot.name), ...affectedMembers.map((row) => row.username), ...affectedRobots.map((row) => row.robot)])] };
   const exists = await db.select({ name: projects.name }).from(projects).where(eq(projects.name, name)).limit(1);
