@@ -11,8 +11,10 @@
 // remote per artifact, and the second runs' transferred bytes (from the remotes' access logs).
 // Pier runs on Miniflare (bench/servers.mjs), with its real local queues doing the copies.
 // Results: bench/results/replication-<timestamp>.json. See BENCHMARKS.md.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import http from "node:http";
 import { loadavg } from "node:os";
 import { pushImage } from "./proxy-images.mjs";
 import { giveUpAfter, runBenchmark } from "./processes.mjs";
@@ -30,8 +32,13 @@ const results = { startedAt: new Date(started).toISOString(), settings, code: co
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const tag = (i) => `t${String(i).padStart(2, "0")}`;
 
+// A connection of its own per API call: the bench sits idle for a minute while skopeo runs, and a
+// kept-alive socket the server closed meanwhile would fail the next call (ECONNRESET).
+const oneShot = new http.Agent({ keepAlive: false });
+
 async function api(pier, method, path, body) {
   const answer = await client.request(method, `${pier.url}/api/v1${path}`, {
+    via: oneShot,
     headers: body === undefined ? {} : { "Content-Type": "application/json" },
     body: body === undefined ? null : Buffer.from(JSON.stringify(body)),
   });
@@ -53,14 +60,22 @@ async function runPolicy(pier, policy) {
   }
 }
 
-/** `skopeo sync` of every tag of `source` (host/repo) to `destination` (host/namespace); seconds. */
-function skopeoSync(source, destination, { srcCreds = null, destCreds = null }) {
+/**
+ * `skopeo sync` of every tag of `source` (host/repo) to `destination` (host/namespace); seconds.
+ * Spawned, not spawnSync: the registries' output pipes and Miniflare live in this process's
+ * event loop, and blocking it stalls them once a pipe buffer fills (distribution then hangs
+ * mid-upload).
+ */
+async function skopeoSync(source, destination, { srcCreds = null, destCreds = null }) {
   const began = performance.now();
   const args = ["--insecure-policy", "sync", "--src", "docker", "--dest", "docker", "--src-tls-verify=false", "--dest-tls-verify=false"];
   if (srcCreds) args.push("--src-creds", srcCreds);
   if (destCreds) args.push("--dest-creds", destCreds);
-  const run = spawnSync("skopeo", [...args, source, destination], { encoding: "utf8", timeout: 30 * 60_000 });
-  if (run.status !== 0) throw new Error(`skopeo sync ${source} ${destination} failed:\n${run.stderr}`);
+  const child = spawn("skopeo", [...args, source, destination], { stdio: ["ignore", "ignore", "pipe"], timeout: 30 * 60_000 });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk) => (stderr = (stderr + chunk).slice(-20_000)));
+  const [status] = await once(child, "close");
+  if (status !== 0) throw new Error(`skopeo sync ${source} ${destination} failed (${status}):\n${stderr}`);
   return (performance.now() - began) / 1000;
 }
 
@@ -106,7 +121,7 @@ async function main() {
   const pullTraffic = blobTraffic(source.accessLog(), mark);
   log(`  ${fixed(pull.seconds, 1)} s, ${fixed(mb(pull.seconds), 1)} MB/s, ${pullTraffic.requests} requests to the source`);
   log("pull mode: skopeo sync into Pier");
-  const pullSkopeo = skopeoSync(`${new URL(source.url).host}/${settings.repository}`, `${pierHost}/viaskopeo`, { destCreds: admin });
+  const pullSkopeo = await skopeoSync(`${new URL(source.url).host}/${settings.repository}`, `${pierHost}/viaskopeo`, { destCreds: admin });
   log(`  ${fixed(pullSkopeo, 1)} s, ${fixed(mb(pullSkopeo), 1)} MB/s`);
   mark = source.accessLog().length;
   const pullAgain = await runPolicy(pier, "pull");
@@ -118,7 +133,7 @@ async function main() {
   const pushTraffic = blobTraffic(pushDestination.accessLog(), mark);
   log(`  ${fixed(push.seconds, 1)} s, ${fixed(mb(push.seconds), 1)} MB/s, ${pushTraffic.requests} requests to the destination`);
   log("push mode: skopeo sync from Pier");
-  const pushSkopeo = skopeoSync(`${pierHost}/mirror/${settings.repository}`, `${new URL(skopeoDestination.url).host}/copy`, { srcCreds: admin });
+  const pushSkopeo = await skopeoSync(`${pierHost}/mirror/${settings.repository}`, `${new URL(skopeoDestination.url).host}/copy`, { srcCreds: admin });
   log(`  ${fixed(pushSkopeo, 1)} s, ${fixed(mb(pushSkopeo), 1)} MB/s`);
   mark = pushDestination.accessLog().length;
   const pushAgain = await runPolicy(pier, "push");

@@ -5,12 +5,12 @@
 // in-memory store (fake-remote-store.mjs), so a test sees no other test's content, log or faults.
 // A registry may also have a token realm on an origin of its own and a CDN origin its blob GETs
 // redirect to, so tests can check where credentials go. Every request to any of them is logged.
-import { createServer } from "node:http";
 import { Authenticator, describeAuthorization, requiredAccess } from "./fake-remote-auth.mjs";
 import { serveRemoteControl } from "./fake-remote-control.mjs";
 import { parseTarget, serveBlob, serveCatalog, serveManifest, serveReferrers, serveTags } from "./fake-remote-pull.mjs";
 import { continueUpload, deleteContent, putManifest, startUpload } from "./fake-remote-push.mjs";
 import { FakeRemoteStore } from "./fake-remote-store.mjs";
+import { listenOnLoopback } from "./loopback-server.mjs";
 import { sendError, sendJson } from "./fake-upstream-registry.mjs";
 
 export { PUSH_PASSWORD, PUSH_USERNAME } from "./fake-remote-auth.mjs";
@@ -54,7 +54,7 @@ async function createRemote(id, options) {
   const store = new FakeRemoteStore();
   const servers = [];
   const start = async (handle) => {
-    const { origin, server } = await listenServer(handle);
+    const { origin, server } = await listenOnLoopback(handle);
     servers.push(server);
     return origin;
   };
@@ -195,31 +195,6 @@ async function delay(res, ms) {
 
 /** @param {(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse, url: URL, origin: string) => unknown} handle */
 async function listen(handle) {
-  return (await listenServer(handle)).origin;
+  return (await listenOnLoopback(handle)).origin;
 }
 
-/**
- * Listens on 127.0.0.1, on a port the OS picks. Neither the server nor its connections keep
- * the process alive, so vitest exits when its work is done.
- * @returns {Promise<{ origin: string, server: import("node:http").Server }>}
- */
-function listenServer(handle) {
-  return new Promise((resolve, reject) => {
-    let origin = "";
-    const server = createServer((req, res) => {
-      Promise.resolve(handle(req, res, new URL(req.url ?? "/", origin), origin)).catch((error) => {
-        if (!res.headersSent) sendError(req, res, 500, "UNKNOWN", String(error));
-        else res.destroy();
-      });
-    });
-    server.on("connection", (socket) => socket.unref());
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") return reject(new Error("no TCP address"));
-      origin = `http://127.0.0.1:${address.port}`;
-      server.unref();
-      resolve({ origin, server });
-    });
-  });
-}

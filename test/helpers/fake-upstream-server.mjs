@@ -11,10 +11,10 @@
 //   cdn        GET /cdn/<repo>/<digest>, where redirectBlobs points; logs the Authorization it
 //              receives so tests can prove credentials never follow a redirect
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
 import { serveControl } from "./fake-upstream-control.mjs";
 import { parseRegistryPath, sendError, serveRegistry } from "./fake-upstream-registry.mjs";
 import { FakeUpstreamStore } from "./fake-upstream-store.mjs";
+import { listenOnLoopback } from "./loopback-server.mjs";
 
 export const FAKE_USERNAME = "puller";
 export const FAKE_PASSWORD = "secret";
@@ -79,30 +79,9 @@ async function start() {
   return { control, upstreams, cdn };
 }
 
-/**
- * Listens on 127.0.0.1, on a port the OS picks; returns the origin. Neither the server nor
- * its connections keep the process alive, so vitest exits when its work is done.
- * @param {(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse, url: URL, origin: string) => unknown} handle
- */
-function listen(handle) {
-  return new Promise((resolve, reject) => {
-    let origin = "";
-    const server = createServer((req, res) => {
-      Promise.resolve(handle(req, res, new URL(req.url ?? "/", origin), origin)).catch((error) => {
-        if (!res.headersSent) sendError(req, res, 500, "UNKNOWN", String(error));
-        else res.destroy();
-      });
-    });
-    server.on("connection", (socket) => socket.unref());
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") return reject(new Error("no TCP address"));
-      origin = `http://127.0.0.1:${address.port}`;
-      server.unref();
-      resolve(origin);
-    });
-  });
+/** Listens on 127.0.0.1 (loopback-server.mjs); returns the origin. */
+async function listen(handle) {
+  return (await listenOnLoopback(handle)).origin;
 }
 
 function log(store, server, req, url, repo) {

@@ -18,17 +18,22 @@ const JOB_ATTEMPTS = 4;
 export async function consumeQueue(batch: MessageBatch<QueueMessage>, env: Bindings, ctx: ExecutionContext): Promise<void> {
   const waitUntil: WaitUntil = (promise) => ctx.waitUntil(promise);
   const deadLetters = batch.queue === DEAD_LETTER_QUEUE;
-  for (const message of batch.messages) {
-    let outcome: Outcome;
-    try {
-      outcome = deadLetters ? await handleDeadLetter(env, message.body) : await handle(env, message.body, message.attempts, waitUntil);
-    } catch (error) {
-      console.error(`queue message ${JSON.stringify(message.body)} failed (attempt ${message.attempts}); it will be retried`, error);
-      outcome = { kind: "retry", delaySeconds: backoffSeconds(message.attempts) };
-    }
-    if (outcome.kind === "done") message.ack();
-    else message.retry({ delaySeconds: outcome.delaySeconds });
-  }
+  // A batch's messages are independent pieces of work (each names its own row in D1), so they
+  // run side by side: a replication execution's window of copies is not serialised by the
+  // queue handing several of them over in one batch.
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      let outcome: Outcome;
+      try {
+        outcome = deadLetters ? await handleDeadLetter(env, message.body) : await handle(env, message.body, message.attempts, waitUntil);
+      } catch (error) {
+        console.error(`queue message ${JSON.stringify(message.body)} failed (attempt ${message.attempts}); it will be retried`, error);
+        outcome = { kind: "retry", delaySeconds: backoffSeconds(message.attempts) };
+      }
+      if (outcome.kind === "done") message.ack();
+      else message.retry({ delaySeconds: outcome.delaySeconds });
+    }),
+  );
 }
 
 async function handle(env: Bindings, body: QueueMessage, attempts: number, waitUntil: WaitUntil): Promise<Outcome> {
