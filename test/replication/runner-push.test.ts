@@ -5,7 +5,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { startEventReplications } from "../../worker/replication/event-trigger";
 import type { ExecutionView } from "../../worker/services/management/replication-executions";
-import { createRemote, remoteBlob, remoteManifest, remoteTags } from "../helpers/fake-remote";
+import { createRemote, remoteBlob, remoteLog, remoteManifest, remoteTags } from "../helpers/fake-remote";
 import { newProject } from "../helpers/identities";
 import { apiJson } from "../helpers/management";
 import { pushImage, request } from "../helpers/registry";
@@ -52,6 +52,22 @@ describe("push mode", QUEUED, () => {
     expect(await remoteTags(remote.id, target)).toEqual({ v1: image.digest });
     expect((await remoteManifest(remote.id, target, "v1"))?.bytes).toEqual(image.bytes);
     expect(await remoteBlob(remote.id, target, image.layer.digest)).not.toBeNull();
+  });
+
+  it("mounts at the remote the layers a repository shares with one the execution already copied", async () => {
+    const remote = await createRemote();
+    const project = await newProject();
+    // The same seed: both images have the very same config and layer.
+    await pushImage(`${project}/app`, "v1");
+    const tool = await pushImage(`${project}/tool`, "v1");
+    const policy = await createPolicy({ source: null, destination: await addRegistry(remote), filters: { repositories: `${project}/**` }, concurrency: 1 });
+
+    expect(await runToEnd(policy.name)).toMatchObject({ status: "succeeded", total: 2, succeeded: 2 });
+    const toTool = await remoteLog(remote.id, { repo: `${project}/tool` });
+    const mounts = toTool.filter((entry) => entry.method === "POST" && entry.query.includes("mount="));
+    expect(mounts.map((entry) => entry.status)).toEqual([201, 201]);
+    expect(toTool.filter((entry) => entry.method === "PUT" && entry.path.includes("/blobs/uploads/"))).toEqual([]);
+    expect(await remoteBlob(remote.id, `${project}/tool`, tool.layer.digest)).not.toBeNull();
   });
 
   it("deletes at the remote the tags gone from the project, when the policy replicates deletions", async () => {

@@ -21,7 +21,7 @@ import { database } from "../storage/db/client";
 import { findProject } from "../storage/db/queries/principals";
 import { throttleExecution } from "../storage/db/queries/replication-executions";
 import type { PolicyRow } from "../storage/db/queries/replication-policies";
-import { claimTask, deadLetterTask, endTask, findTaskContext, requeueTask, stopTask, type TaskEnd, touchTask } from "../storage/db/queries/replication-tasks";
+import { claimTask, deadLetterTask, endTask, findTaskContext, recentDestination, requeueTask, stopTask, type TaskEnd, touchTask } from "../storage/db/queries/replication-tasks";
 import type { TaskRow } from "../storage/db/queries/replication-executions";
 import { copyArtifact, deleteArtifact } from "./copy-artifact";
 import { type Connect, connectEndpoints, dispatch, retryAfterSeconds, secondsUntil, sendTask } from "./executions";
@@ -125,12 +125,16 @@ async function perform(env: Bindings, waitUntil: WaitUntil, policy: PolicyRow, t
     return { status: "succeeded", error: deleted ? null : `${task.destinationRepository}:${task.reference} was not at ${destination.name}; nothing deleted` };
   }
   const bytesPerSecond = policy.bandwidthMbps === null ? null : Math.max(1, Math.floor((policy.bandwidthMbps * 125_000) / policy.concurrency));
+  // Push mode: a repository this execution already copied to may hold the blobs this one needs
+  // (a shared base layer); the remote then mounts them instead of receiving them again. Offering
+  // a mount costs nothing when it fails: its answer opens the upload session the push needed anyway.
+  const mountFrom = policy.destination === null ? null : await recentDestination(database(env.DB), task.execution, task.destinationRepository);
   const result = await copyArtifact(
     source,
     destination,
     { repository: task.sourceRepository, reference: task.reference },
     { repository: task.destinationRepository },
-    { override: policy.override, artifactTypes: spec.filters.artifactTypes, bytesPerSecond, mountFrom: null },
+    { override: policy.override, artifactTypes: spec.filters.artifactTypes, bytesPerSecond, mountFrom },
   );
   if (result === null) return { status: "failed", error: `${task.sourceRepository}:${task.reference} is no longer at ${source.name}` };
   return {

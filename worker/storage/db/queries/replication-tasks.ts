@@ -207,3 +207,25 @@ export async function localProjectsOf(db: Database, execution: string, side: "so
   const rows = await db.selectDistinct({ project }).from(replicationTasks).where(eq(replicationTasks.execution, execution)).orderBy(project).limit(limit);
   return rows.map((row) => row.project);
 }
+
+/**
+ * The destination repository of the execution's most recently finished copy other than
+ * `repository`: where a blob the copy needs may already be at the destination (a base layer
+ * two repositories share), so that the push can offer a cross-repository mount first.
+ */
+export async function recentDestination(db: Database, execution: string, repository: string): Promise<string | null> {
+  const rows = await db
+    .select({ repository: replicationTasks.destinationRepository })
+    .from(replicationTasks)
+    .where(
+      and(
+        eq(replicationTasks.execution, execution),
+        eq(replicationTasks.status, "succeeded"),
+        eq(replicationTasks.operation, "copy"),
+        sql`${replicationTasks.destinationRepository} <> ${repository}`,
+      ),
+    )
+    .orderBy(sql`${replicationTasks.finishedAt} DESC`)
+    .limit(1);
+  return rows[0]?.repository ?? null;
+}
