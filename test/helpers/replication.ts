@@ -92,7 +92,7 @@ export async function quietExecution(policy: string, tasks: QuietTask[], window 
     reference: task.reference,
     digest: null,
   }));
-  await recordListing(db, executionId, rows, null);
+  await recordListing(db, executionId, rows);
   await dispatchWindow(db, executionId, window, Date.now());
   return { executionId, taskIds: rows.map((row) => row.id) };
 }

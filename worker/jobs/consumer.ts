@@ -45,7 +45,7 @@ async function handle(env: Bindings, body: QueueMessage, attempts: number, waitU
       await handleEvent(env, body.eventId, waitUntil);
       return DONE;
     case "replication-listing":
-      return listExecution(env, body.executionId, attempts, waitUntil);
+      return listExecution(env, body.executionId, body.after ?? null, attempts, waitUntil);
     case "replication-task":
       return runReplicationTask(env, body.taskId, attempts, waitUntil);
     case "webhook-delivery":

@@ -4,7 +4,11 @@
 //   pier-replication   one artifact copy (or deletion) of an execution
 //   pier-webhooks      one delivery of an event to a webhook
 //   pier-dead-letters  replication and webhook messages that ran out of retries
-export type JobMessage = { kind: "prefetch"; jobId: string } | { kind: "event"; eventId: string } | { kind: "replication-listing"; executionId: string };
+export type JobMessage =
+  | { kind: "prefetch"; jobId: string }
+  | { kind: "event"; eventId: string }
+  /** One page of an execution's listing: the repositories after `after` (name order; absent: from the first). */
+  | { kind: "replication-listing"; executionId: string; after?: string };
 
 export type ReplicationMessage = { kind: "replication-task"; taskId: string };
 

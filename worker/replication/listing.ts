@@ -1,9 +1,14 @@
 // The consumer of "replication-listing" messages: what an execution copies (and deletes),
-// recorded as its tasks, then dispatched (executions.ts).
+// recorded as its tasks, page by page, each page dispatched as soon as it is recorded
+// (executions.ts), so that copies start while the listing goes on.
 //
 // - Repositories: the literal one the filter names, or the source's catalog matched against the
 //   filter (a source without a catalog, Docker Hub, takes literal names only: the API refuses a
-//   pattern for it, and a listing meeting one fails saying why).
+//   pattern for it, and a listing meeting one fails saying why), in name order.
+// - Pages: one message lists REPOSITORIES_PER_PAGE repositories after the one its message names,
+//   then sends the next page's message; the last page marks the execution listed (until then it
+//   cannot finish). Each repository costs a tag listing or two, so a page stays within the
+//   Workers Free plan's 50 subrequests per invocation, and any number of repositories is listed.
 // - Tags: every tag of each repository matched against the tag filter: one copy task each
 //   (untagged manifests are not listed; they are copied as children and referrers of tagged ones).
 // - Deletions, when the policy replicates them: for each listed repository, the tags its
@@ -11,14 +16,10 @@
 //   longer has become delete tasks (the tag is deleted at the destination, then the manifest is
 //   the destination's to collect). A repository gone from the source entirely is not listed,
 //   so its destination copy stays.
-// - Bounds: one listing lists at most MAX_REPOSITORIES repositories and MAX_TASKS tasks (in
-//   repository name order); an execution that met a bound says so in its note. Each repository
-//   costs a tag listing or two (subrequests: 50 per invocation on the Free plan, 10,000 on
-//   Paid), so a Free-plan Pier lists a few dozen repositories per execution.
-// - Idempotent: tasks are recorded at the end in one batch, and a task already recorded for the
-//   same artifact is kept, so a redelivered listing adds nothing twice. A failure is retried
-//   with backoff (pier-jobs has max_retries 3 and no dead-letter queue: the last attempt marks
-//   the execution failed with the reason); a 429 holds the execution back and lists again later.
+// - Idempotent: a page's tasks are recorded in one batch, and a task already recorded for the
+//   same artifact is kept, so a redelivered page adds nothing twice. A failure is retried with
+//   backoff (pier-jobs has max_retries 3 and no dead-letter queue: the last attempt marks the
+//   execution failed with the reason); a 429 holds the execution back and lists the page later.
 import type { Bindings, WaitUntil } from "../env";
 import { RegistryError } from "../errors";
 import { backoffSeconds, DONE, type Outcome } from "../jobs/messages";
@@ -30,17 +31,18 @@ import { type Connect, connectEndpoints, dispatch, executionFinished, secondsUnt
 import { destinationRepository, isLiteral, type PolicySpec, policySpec, repositoryMatches, tagMatches } from "./policies";
 import { classify } from "./task-runner";
 
-export const MAX_REPOSITORIES = 1_000;
-export const MAX_TASKS = 10_000;
+/** Repositories one listing message lists (a tag listing each, two with deletions replicated). */
+export const REPOSITORIES_PER_PAGE = 20;
 /** pier-jobs: the first delivery and max_retries = 3 more (wrangler.toml). */
 const LISTING_ATTEMPTS = 4;
 
-export function listExecution(env: Bindings, executionId: string, attempts: number, waitUntil: WaitUntil): Promise<Outcome> {
-  return listWith(env, executionId, attempts, waitUntil, connectEndpoints);
+/** Lists the page of repositories after `after` (null: the first page). */
+export function listExecution(env: Bindings, executionId: string, after: string | null, attempts: number, waitUntil: WaitUntil): Promise<Outcome> {
+  return listWith(env, executionId, after, attempts, waitUntil, connectEndpoints);
 }
 
 /** listExecution with the endpoints `connect` gives. */
-export async function listWith(env: Bindings, executionId: string, attempts: number, waitUntil: WaitUntil, connect: Connect): Promise<Outcome> {
+export async function listWith(env: Bindings, executionId: string, after: string | null, attempts: number, waitUntil: WaitUntil, connect: Connect): Promise<Outcome> {
   const db = database(env.DB);
   const now = Date.now();
   const found = await findExecutionWithPolicy(db, executionId);
@@ -56,19 +58,20 @@ export async function listWith(env: Bindings, executionId: string, attempts: num
     await dispatch(env, executionId, policy.concurrency);
     return DONE;
   }
+  const page = { kind: "replication-listing", executionId, ...(after !== null && { after }) } as const;
   if (execution.throttledUntil !== null && execution.throttledUntil > now) {
-    await env.JOBS.send({ kind: "replication-listing", executionId }, { delaySeconds: secondsUntil(execution.throttledUntil, now) });
+    await env.JOBS.send(page, { delaySeconds: secondsUntil(execution.throttledUntil, now) });
     return DONE;
   }
   let listed: Listed;
   try {
     const { source, destination } = await connect(env, waitUntil, policy);
-    listed = await listTasks(policySpec(policy), source, destination);
+    listed = await listTasks(policySpec(policy), source, destination, after);
   } catch (error) {
     const failure = classify(error, Date.now());
     if (failure.kind === "wait") {
       await throttleExecution(db, executionId, Date.now() + failure.seconds * 1000);
-      await env.JOBS.send({ kind: "replication-listing", executionId }, { delaySeconds: failure.seconds });
+      await env.JOBS.send(page, { delaySeconds: failure.seconds });
       return DONE;
     }
     if (failure.kind === "retry" && attempts < LISTING_ATTEMPTS) {
@@ -80,22 +83,24 @@ export async function listWith(env: Bindings, executionId: string, attempts: num
     if (failed !== null) await executionFinished(env, { id: executionId, policy: policy.name, status: "failed" });
     return DONE;
   }
-  await recordListing(db, executionId, listed.tasks, listed.note);
+  // The next page's message goes before this page is recorded: a crash between the two then
+  // lists this page again (adding nothing twice), never stops the listing half way.
+  if (listed.next !== null) await env.JOBS.send({ kind: "replication-listing", executionId, after: listed.next });
+  await recordListing(db, executionId, listed.tasks, listed.next === null);
   await dispatch(env, executionId, policy.concurrency);
   return DONE;
 }
 
 interface Listed {
   tasks: NewTask[];
-  /** What a bound left out; null when everything matching was listed. */
-  note: string | null;
+  /** The last repository of this page when more follow (the next page lists after it), else null. */
+  next: string | null;
 }
 
-/** The tasks of one execution of `policy` (see the header). */
-export async function listTasks(policy: PolicySpec, source: Endpoint, destination: Endpoint): Promise<Listed> {
-  const repositories = await repositoriesOf(policy, source);
-  const notes: string[] = [];
-  if (repositories.length > MAX_REPOSITORIES) notes.push(`listed the first ${MAX_REPOSITORIES} of ${repositories.length} matching repositories`);
+/** The tasks of one page of an execution of `policy`: the repositories after `after` (see the header). */
+export async function listTasks(policy: PolicySpec, source: Endpoint, destination: Endpoint, after: string | null = null): Promise<Listed> {
+  const matching = (await repositoriesOf(policy, source)).filter((repository) => after === null || repository > after);
+  const page = matching.slice(0, REPOSITORIES_PER_PAGE);
   const tasks: NewTask[] = [];
   const task = (operation: NewTask["operation"], repository: string, reference: string): NewTask => ({
     id: crypto.randomUUID(),
@@ -105,21 +110,16 @@ export async function listTasks(policy: PolicySpec, source: Endpoint, destinatio
     reference,
     digest: null,
   });
-  for (const repository of repositories.slice(0, MAX_REPOSITORIES)) {
+  for (const repository of page) {
     const tags = await source.listTags(repository);
-    const found = tags.filter((tag) => tagMatches(policy, tag)).map((tag) => task("copy", repository, tag));
+    tasks.push(...tags.filter((tag) => tagMatches(policy, tag)).map((tag) => task("copy", repository, tag)));
     if (policy.replicateDeletion) {
       const present = new Set(tags);
       const there = await destination.listTags(destinationRepository(policy, repository));
-      found.push(...there.filter((tag) => tagMatches(policy, tag) && !present.has(tag)).map((tag) => task("delete", repository, tag)));
+      tasks.push(...there.filter((tag) => tagMatches(policy, tag) && !present.has(tag)).map((tag) => task("delete", repository, tag)));
     }
-    if (tasks.length + found.length > MAX_TASKS) {
-      notes.push(`stopped at ${MAX_TASKS} artifacts, before repository ${repository}`);
-      break;
-    }
-    tasks.push(...found);
   }
-  return { tasks, note: notes.length === 0 ? null : notes.join("; ") };
+  return { tasks, next: matching.length > page.length ? page[page.length - 1]! : null };
 }
 
 async function repositoriesOf(policy: PolicySpec, source: Endpoint): Promise<string[]> {

@@ -25,8 +25,6 @@ export interface ExecutionView extends TaskCounts {
   status: ExecutionRow["status"];
   /** Why the execution failed as a whole, apart from its tasks: its listing failed. */
   error: string | null;
-  /** What a listing left out at its bounds. */
-  note: string | null;
   startedAt: string;
   finishedAt: string | null;
 }
@@ -121,9 +119,7 @@ function executionView(row: ExecutionRow, counts: TaskCounts): ExecutionView {
     trigger: row.trigger,
     status: row.status,
     ...counts,
-    // The column holds the listing's failure (never listed) or what a listing left out (listed).
-    error: row.listed ? null : row.error,
-    note: row.listed ? row.error : null,
+    error: row.error,
     startedAt: new Date(row.startedAt).toISOString(),
     finishedAt: row.finishedAt === null ? null : new Date(row.finishedAt).toISOString(),
   };

@@ -13,11 +13,11 @@ import type { PolicyRow } from "./replication-policies";
 const TASKS_PER_STATEMENT = 200;
 
 /**
- * Records the listing's tasks (a task already recorded for the same artifact is kept: a
- * redelivered listing adds nothing twice) and marks the execution listed, with what the
- * listing left out (`note`), in one batch; nothing for an execution stopped meanwhile.
+ * Records one page of the listing's tasks (a task already recorded for the same artifact is
+ * kept: a redelivered page adds nothing twice) and, on its last page, marks the execution
+ * listed, in one batch; nothing for an execution stopped meanwhile.
  */
-export async function recordListing(db: Database, execution: string, tasks: NewTask[], note: string | null): Promise<void> {
+export async function recordListing(db: Database, execution: string, tasks: NewTask[], lastPage = true): Promise<void> {
   const inserts: D1PreparedStatement[] = [];
   for (let start = 0; start < tasks.length; start += TASKS_PER_STATEMENT) {
     inserts.push(
@@ -33,7 +33,8 @@ export async function recordListing(db: Database, execution: string, tasks: NewT
       ),
     );
   }
-  await d1Batch(db, [...inserts, statement(db, "UPDATE replication_executions SET listed = 1, error = ?2 WHERE id = ?1 AND status = 'running'", execution, note)]);
+  const listed = lastPage ? [statement(db, "UPDATE replication_executions SET listed = 1 WHERE id = ?1 AND status = 'running'", execution)] : [];
+  if (inserts.length + listed.length > 0) await d1Batch(db, [...inserts, ...listed]);
 }
 
 export interface Dispatch {
