@@ -16,8 +16,13 @@ import { type Pacer, throttled } from "./throttle";
 
 /** Manifests an index may nest (index → index → …): deeper ones are refused as invalid. */
 export const MAX_INDEX_DEPTH = 4;
-/** Blobs of one image streamed at once (like a client pushing layers in parallel). */
-export const BLOB_CONCURRENCY = 4;
+/**
+ * Blobs of one image streamed at once (like a client pushing layers in parallel). Each holds
+ * two connections (its read and its write; R2 calls count as connections too), and a Worker
+ * invocation has six simultaneous ones: with more, reads whose writes wait for a connection
+ * could stall each other, and the runtime cancels one to break the stall.
+ */
+export const BLOB_CONCURRENCY = 3;
 
 export interface CopyCounts {
   /** Manifests put at the destination (a tag put on a manifest already there counts). */
