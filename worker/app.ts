@@ -15,9 +15,23 @@ import { listingRoutes } from "./routes/listings";
 import { manifestRoutes } from "./routes/manifests";
 import { tokenRoutes } from "./routes/token";
 import { uploadRoutes } from "./routes/uploads";
+import { checkHealth } from "./services/health";
 
 export function buildApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+
+  // Every answer names its request (Cloudflare's ray id where there is one), so that a client's
+  // report and the Worker's log can be matched; set last, so error answers carry it too.
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("X-Request-Id", c.req.header("CF-Ray") ?? crypto.randomUUID());
+  });
+
+  // Before the configuration is read: a health check must answer even when that is what fails.
+  app.get("/healthz", async (c) => {
+    const health = await checkHealth(c.env);
+    return c.json(health, health.status === "ok" ? 200 : 503, { "Cache-Control": "no-store" });
+  });
 
   app.use("*", async (c, next) => {
     c.set("config", configFrom(c.env));

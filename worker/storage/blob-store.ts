@@ -3,7 +3,7 @@
 import { type Digest, digestAlgorithm, digestHex, toHex, webCryptoName } from "../oci/digest";
 import type { ByteRange } from "../oci/ranges";
 import type { BlobLocation } from "./db/queries/blobs";
-import { contentKey } from "./keys";
+import { contentKey, HEALTH_PROBE_KEY } from "./keys";
 
 /** The stored bytes (or a range of them); null when R2 has lost the object. */
 export async function readStoredBytes(
@@ -89,4 +89,9 @@ function isShortBody(error: unknown): boolean {
 // R2 reports a checksum mismatch as an error whose message names the checksum (code 10037).
 function isChecksumMismatch(error: unknown): boolean {
   return error instanceof Error && /checksum|10037/i.test(error.message);
+}
+
+/** The health check's question to R2 (worker/services/health.ts): does it answer a read. */
+export async function pingBucket(bucket: R2Bucket): Promise<void> {
+  await bucket.head(HEALTH_PROBE_KEY);
 }

@@ -38,3 +38,6 @@ export function uploadKey(sessionId: string): string {
 export function fillKey(fillId: string): string {
   return `fills/${fillId}`;
 }
+
+/** What the health check asks R2 for (a HEAD): never written, so its answer is always "absent". */
+export const HEALTH_PROBE_KEY = "health/probe";
