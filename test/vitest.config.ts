@@ -56,6 +56,8 @@ export default defineConfig({
             // The GC model test's seed (test/model/gc-interleavings.test.ts): random unless set.
             PIER_MODEL_SEED: process.env.PIER_MODEL_SEED ?? "",
             PIER_MODEL_OPERATIONS: process.env.PIER_MODEL_OPERATIONS ?? "",
+            // A JSON line per request would bury the test output; test/health/request-log.test.ts turns it on.
+            PIER_REQUEST_LOG: "off",
             // Every test acts as admin from one address: the limit is tested with its own rules.
             PIER_RATE_LIMIT_PER_SECOND: "100000",
             // The secrets every Pier needs; tests sign in as admin with TEST_ADMIN_PASSWORD.

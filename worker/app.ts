@@ -6,6 +6,7 @@ import { ConfigError, configFrom, DEFAULT_MAX_BODY_BYTES } from "./config";
 import type { Bindings } from "./env";
 import { drain } from "./streams";
 import { errorBody, RegistryError } from "./errors";
+import { requestIdOf, requestLogEnabled, requestLogLine } from "./request-log";
 import { cacheApiRoutes } from "./routes/api/cache";
 import { managementApiRoutes } from "./routes/api/management";
 import { blobRoutes } from "./routes/blobs";
@@ -21,10 +22,14 @@ export function buildApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   // Every answer names its request (Cloudflare's ray id where there is one), so that a client's
-  // report and the Worker's log can be matched; set last, so error answers carry it too.
+  // report and the Worker's log line (request-log.ts) can be matched; set last, so that error
+  // answers carry it too.
   app.use("*", async (c, next) => {
+    const startedAt = Date.now();
+    const requestId = requestIdOf(c);
     await next();
-    c.res.headers.set("X-Request-Id", c.req.header("CF-Ray") ?? crypto.randomUUID());
+    c.res.headers.set("X-Request-Id", requestId);
+    if (requestLogEnabled(c.env)) console.log(JSON.stringify(requestLogLine(c, requestId, startedAt)));
   });
 
   // Before the configuration is read: a health check must answer even when that is what fails.

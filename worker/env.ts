@@ -52,6 +52,8 @@ export interface Bindings {
   PIER_GC_GRACE_SECONDS?: string;
   /** Days audit records are kept before the scheduler purges them (default 180). */
   PIER_AUDIT_RETENTION_DAYS?: string;
+  /** "off": no JSON log line per request (worker/request-log.ts); on otherwise. */
+  PIER_REQUEST_LOG?: string;
   /** "true": any signed-in user may create projects, not only admins. */
   PIER_USERS_CREATE_PROJECTS?: string;
 }

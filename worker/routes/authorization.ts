@@ -8,7 +8,7 @@ import { catalogViewer } from "../auth/access";
 import { authenticate, identityOf, tokenParties, withChallenge } from "../auth/authenticate";
 import { authorizePrincipal, checkWriteName, type Decision, freshnessFor, type Need } from "../auth/authorize";
 import type { Freshness } from "../auth/account-state";
-import type { Principal } from "../auth/principal";
+import { type Principal, principalName } from "../auth/principal";
 import { auditRegistry, type RegistryEvent } from "../auth/registry-audit";
 import { limitKey, limitRequest } from "../auth/request-limit";
 import { RegistryError } from "../errors";
@@ -102,6 +102,7 @@ async function principalOf(c: AppContext, need: Need): Promise<Principal> {
 /** Authenticates, spends the request budget, decides; a refusal to a signed-in principal is audited. */
 async function decide(c: AppContext, need: Need): Promise<Decision> {
   const principal = await principalOf(c, need);
+  c.set("principal", principalName(principal));
   try {
     return await authorizePrincipal(c.env, c.var.config, principal, tokenParties(c.var.config, c.req.url), need);
   } catch (error) {

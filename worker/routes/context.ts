@@ -11,7 +11,8 @@ import { type ReadTarget, routeRead, routeWrite } from "../proxy/routing";
 
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: { config: Config };
+  /** `principal`: the signed-in principal's name once authentication knows it, for the request's log line. */
+  Variables: { config: Config; principal?: string };
 }
 
 export type AppContext = Context<AppEnv>;

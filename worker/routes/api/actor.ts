@@ -3,6 +3,7 @@
 // cache endpoints (/api/v1/cache) nor to /v2, which decide access their own way.
 import type { Context, MiddlewareHandler } from "hono";
 import { authenticate, identityOf } from "../../auth/authenticate";
+import { principalName } from "../../auth/principal";
 import { RegistryError } from "../../errors";
 import type { Actor } from "../../services/management/actor";
 import { type AppEnv, clientIp, credentialsOf } from "../context";
@@ -33,5 +34,6 @@ export const requireActor: MiddlewareHandler<ApiEnv> = async (c, next) => {
     throw new RegistryError("UNAUTHORIZED", "the management API needs credentials (Basic or Bearer)", { headers: CHALLENGE });
   }
   c.set("actor", { principal, ip });
+  c.set("principal", principalName(principal));
   await next();
 };
