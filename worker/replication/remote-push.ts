@@ -3,7 +3,8 @@
 //      holds it (POST …/blobs/uploads/?mount=&from=): 201 and nothing is sent; a 202 opens an
 //      upload session instead, which the push then uses;
 //   2. otherwise POST …/blobs/uploads/ opens a session; its answer may bound chunk sizes
-//      (OCI-Chunk-Min-Length, OCI-Chunk-Max-Length);
+//      (OCI-Chunk-Max-Length; chunks of the largest size allowed also meet any
+//      OCI-Chunk-Min-Length the remote can take at all);
 //   3. a blob within the chunk limit goes in one PUT <location>?digest= (monolithic), a larger
 //      one in PATCHes of exactly the chunk size (the last one shorter) and a closing PUT.
 // The chunk limit is the smallest of the remote's OCI-Chunk-Max-Length, PIER_MAX_BODY_BYTES (a
@@ -42,11 +43,11 @@ export async function pushBlob(target: PushTarget, digest: Digest, blob: () => P
   session ??= await push(target, "POST", `/v2/${target.repository}/blobs/uploads/`);
   await session.body?.cancel();
   if (session.status !== 202) throw invalid(target, `it answered HTTP ${session.status} to opening an upload, not 202`);
-  const limits = chunkLimits(target, session.headers);
+  const chunkBytes = chunkLimit(target, session.headers);
   let location = locationOf(target, session);
 
   const source = await blob();
-  if (source.size <= limits.max) {
+  if (source.size <= chunkBytes) {
     try {
       await close(target, location, digest, source.size === 0 ? new Uint8Array(0) : { stream: source.body, length: source.size });
     } finally {
@@ -57,12 +58,9 @@ export async function pushBlob(target: PushTarget, digest: Digest, blob: () => P
   }
   const reader = source.body.getReader();
   try {
-    if (limits.min > limits.max) {
-      throw invalid(target, `its OCI-Chunk-Min-Length (${limits.min}) is above the largest chunk Pier sends (${limits.max}) for a blob of ${source.size} bytes`);
-    }
     let spill: Uint8Array | null = null;
     for (let offset = 0; offset < source.size; ) {
-      const length = Math.min(limits.max, source.size - offset);
+      const length = Math.min(chunkBytes, source.size - offset);
       const chunk = readerStream(reader, length, spill);
       const answer = await push(target, "PATCH", location, {
         body: { stream: chunk.stream, length },
@@ -118,12 +116,13 @@ async function push(target: PushTarget, method: "POST" | "PATCH" | "PUT", path: 
   return response;
 }
 
-function chunkLimits(target: PushTarget, headers: Headers): { min: number; max: number } {
-  const header = (name: string) => {
-    const value = Number(headers.get(name) ?? NaN);
-    return Number.isSafeInteger(value) && value > 0 ? value : null;
-  };
-  return { min: header("OCI-Chunk-Min-Length") ?? 0, max: Math.min(header("OCI-Chunk-Max-Length") ?? Infinity, target.maxBodyBytes, MAX_CHUNK_BYTES) };
+/**
+ * The largest request body of this upload. Every chunk but the last is of this size, which is
+ * at least the remote's OCI-Chunk-Min-Length whenever the remote allows that much at all.
+ */
+function chunkLimit(target: PushTarget, headers: Headers): number {
+  const advertised = Number(headers.get("OCI-Chunk-Max-Length") ?? NaN);
+  return Math.min(Number.isSafeInteger(advertised) && advertised > 0 ? advertised : Infinity, target.maxBodyBytes, MAX_CHUNK_BYTES);
 }
 
 /** The upload's next URL: its Location, absolute or relative to the registry (the client sends credentials only to the registry's origin). */
