@@ -15,8 +15,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import * as client from "./registry-client.mjs";
 
-export const CONFIG_TYPE = "application/vnd.oci.image.config.v1+json";
-export const LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip";
+const CONFIG_TYPE = "application/vnd.oci.image.config.v1+json";
+const LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip";
 const BLOBS_PER_MANIFEST = 10;
 const OWN_UNTAGGED = 8;
 const PROJECTS = ["gcalpha", "gcbeta", "gcgamma", "gcdelta"];

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { adminCreds, asAdmin, makeTempDir, removeTempDir, requireTool, ROOT, runSkopeo, startPier } from "./harness.mjs";
+import { adminApi, adminCreds, asAdmin, makeTempDir, removeTempDir, requireTool, ROOT, runSkopeo, startPier } from "./harness.mjs";
 import { readLayout, writeImageLayout } from "./make-image.mjs";
 
 let pier;
@@ -47,14 +47,7 @@ function objectExists(key) {
   return result.status === 0;
 }
 
-async function api(method, path, body) {
-  const response = await fetch(`${pier.url}/api/v1${path}`, {
-    method,
-    headers: asAdmin(pier, body === undefined ? {} : { "Content-Type": "application/json" }),
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json().catch(() => null) };
-}
+const api = (method, path, body) => adminApi(pier, method, path, body);
 
 test("a deleted image's layers are gone from R2 after a collection, and the kept image still pulls", async (t) => {
   if (!requireTool(t, "skopeo")) return;

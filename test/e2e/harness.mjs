@@ -92,6 +92,16 @@ export function asAdmin(pier, headers = {}) {
   return { ...headers, Authorization: adminAuthorization(pier.adminPassword) };
 }
 
+/** Calls `pier`'s management API as admin, with `body` as JSON; the status and the parsed answer (null when not JSON). */
+export async function adminApi(pier, method, path, body) {
+  const response = await fetch(`${pier.url}/api/v1${path}`, {
+    method,
+    headers: asAdmin(pier, body === undefined ? {} : { "Content-Type": "application/json" }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json().catch(() => null) };
+}
+
 /** skopeo's value for --creds, --src-creds and --dest-creds: `pier`'s admin, `admin:<password>`. */
 export function adminCreds(pier) {
   return `${ADMIN_USERNAME}:${pier.adminPassword}`;

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { adminCreds, asAdmin, makeTempDir, removeTempDir, requireTool, ROOT, runSkopeo, startPier, startUpstreamRegistry } from "./harness.mjs";
+import { adminApi, adminCreds, asAdmin, makeTempDir, removeTempDir, requireTool, ROOT, runSkopeo, startPier, startUpstreamRegistry } from "./harness.mjs";
 import { readLayout, writeImageLayout, writeMultiPlatformLayout } from "./make-image.mjs";
 
 const WAIT_MS = 90_000;
@@ -37,14 +37,7 @@ after(async () => {
 
 const skopeo = (args) => runSkopeo(args, { logs: () => pier?.logs() ?? "" });
 
-async function api(method, path, body) {
-  const response = await fetch(`${pier.url}/api/v1${path}`, {
-    method,
-    headers: asAdmin(pier, body === undefined ? {} : { "Content-Type": "application/json" }),
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json().catch(() => null) };
-}
+const api = (method, path, body) => adminApi(pier, method, path, body);
 
 /** Polls `check` (async, returns a value or null) until it returns non-null, failing after WAIT_MS. */
 async function eventually(what, check) {

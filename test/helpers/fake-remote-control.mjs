@@ -4,7 +4,6 @@
 // the resource segment, so `a/b/c` needs no escaping:
 //   POST   /registries                              body: options JSON → { id, url, realm, cdn, options }
 //   GET    /registries/<id>                         → { id, url, realm, cdn, options }
-//   PATCH  /registries/<id>                         body: options to change (not auth nor the origins)
 //   DELETE /registries/<id>                         stops its servers
 //   GET    /registries/<id>/log      DELETE …/log   the request log / clear it
 //   POST   /registries/<id>/faults   DELETE …/faults  body: { method?, path, status?, headers?, count?, delayMs?, drop? }
@@ -13,10 +12,10 @@
 //   GET    /registries/<id>/blob/<repo>?digest=           → the bytes, 404 when absent
 //   PUT    /registries/<id>/manifests/<repo>?reference=&mediaType=   body: bytes → { digest }
 //   GET    /registries/<id>/manifests/<repo>?reference=   → the bytes (Content-Type, Docker-Content-Digest), 404 when absent
-//   DELETE /registries/<id>/manifests/<repo>?reference=   → { removed }
 //   GET    /registries/<id>/tags/<repo>                   → { tags: { <tag>: <digest> } }
 //   GET    /registries/<id>/repositories                  → { repositories }
 //   GET    /registries/<id>/uploads                       → { open } (upload sessions not finished)
+import { mediaTypeInside, readBody } from "./fake-upstream-control.mjs";
 import { sendJson } from "./fake-upstream-registry.mjs";
 
 /** @typedef {import("./fake-remote-server.mjs").Remote} Remote */
@@ -45,12 +44,6 @@ class ControlError extends Error {
   }
 }
 
-async function readBody(req) {
-  const chunks = [];
-  for await (const chunk of req) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
 async function readJson(req) {
   const text = (await readBody(req)).toString("utf8");
   try {
@@ -69,7 +62,7 @@ async function readJson(req) {
 export async function serveRemoteControl(remotes, req, res, url) {
   try {
     if (url.pathname === "/registries" && req.method === "POST") {
-      const remote = await remotes.create(checkOptions(await readJson(req), DEFAULT_OPTIONS, true));
+      const remote = await remotes.create(checkOptions(await readJson(req)));
       return sendJson(res, 200, describe(remote));
     }
     const match = /^\/registries\/([^/]+)(?:\/([a-z]+)(?:\/(.+))?)?$/.exec(url.pathname);
@@ -106,12 +99,12 @@ function describe(remote) {
 }
 
 /**
- * The options with defaults filled in (`complete`) or just those given; refuses unknown fields
- * and values of the wrong type, so a typo in a test fails loudly.
+ * The options with defaults filled in; refuses unknown fields and values of the wrong type, so
+ * a typo in a test fails loudly.
  */
-function checkOptions(given, base, complete) {
+function checkOptions(given) {
   if (typeof given !== "object" || given === null || Array.isArray(given)) throw new ControlError("options must be a JSON object");
-  const options = complete ? { ...base } : {};
+  const options = { ...DEFAULT_OPTIONS };
   for (const [field, value] of Object.entries(given)) {
     if (!(field in DEFAULT_OPTIONS)) throw new ControlError(`unknown option "${field}"`);
     const ok =
@@ -139,12 +132,6 @@ function required(query, name) {
 /** @type {Record<string, (remote: Remote, repo: string, query: URLSearchParams, req: import("node:http").IncomingMessage, remotes: Remotes) => Promise<unknown>>} */
 const ROUTES = {
   async "GET "(remote) {
-    return describe(remote);
-  },
-  async "PATCH "(remote, _repo, _query, req) {
-    const changes = checkOptions(await readJson(req), remote.options, false);
-    for (const fixed of ["auth", "separateRealm", "redirectBlobs"]) if (fixed in changes) throw new ControlError(`option "${fixed}" is fixed when the registry is created`);
-    Object.assign(remote.options, changes);
     return describe(remote);
   },
   async "DELETE "(remote, _repo, _query, _req, remotes) {
@@ -208,9 +195,6 @@ const ROUTES = {
     if (manifest === null) return new RawAnswer(404, Buffer.alloc(0));
     return new RawAnswer(200, manifest.bytes, { "Content-Type": manifest.mediaType, "Docker-Content-Digest": manifest.digest });
   },
-  async "DELETE manifests"(remote, repo, query) {
-    return { removed: remote.store.deleteManifest(repo, required(query, "reference")) };
-  },
   async "GET tags"(remote, repo) {
     return { tags: Object.fromEntries([...(remote.store.repo(repo)?.tags ?? [])].sort(([a], [b]) => (a < b ? -1 : 1))) };
   },
@@ -221,12 +205,3 @@ const ROUTES = {
     return { open: remote.store.openUploads() };
   },
 };
-
-function mediaTypeInside(bytes) {
-  try {
-    const value = JSON.parse(bytes.toString("utf8"));
-    return typeof value?.mediaType === "string" ? value.mediaType : null;
-  } catch {
-    return null;
-  }
-}

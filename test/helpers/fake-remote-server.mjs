@@ -11,7 +11,7 @@ import { parseTarget, serveBlob, serveCatalog, serveManifest, serveReferrers, se
 import { continueUpload, deleteContent, putManifest, startUpload } from "./fake-remote-push.mjs";
 import { FakeRemoteStore } from "./fake-remote-store.mjs";
 import { listenOnLoopback } from "./loopback-server.mjs";
-import { sendError, sendJson } from "./fake-upstream-registry.mjs";
+import { delay, sendError, sendJson } from "./fake-upstream-registry.mjs";
 
 export { PUSH_PASSWORD, PUSH_USERNAME } from "./fake-remote-auth.mjs";
 export { DEFAULT_OPTIONS } from "./fake-remote-control.mjs";
@@ -182,15 +182,6 @@ function codeFor(status) {
   if (status === 404) return "NOT_FOUND";
   if (status === 429) return "TOOMANYREQUESTS";
   return "UNAVAILABLE";
-}
-
-/** Waits `ms` unless the client goes away first; the timer never keeps the process alive. */
-async function delay(res, ms) {
-  let timer;
-  const elapsed = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
-  timer.unref();
-  await Promise.race([elapsed, new Promise((resolve) => res.once("close", resolve))]);
-  clearTimeout(timer);
 }
 
 /** @param {(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse, url: URL, origin: string) => unknown} handle */

@@ -124,12 +124,19 @@ export interface SeededArtifact {
   blobDigests: string[];
 }
 
-/** Calls the control API; a refusal (a mistake in the test) throws with the server's reason. */
-async function control<T>(method: string, path: string, body?: BodyInit): Promise<T> {
-  const response = await fetch(`${env.FAKE_REMOTE_CONTROL}${path}`, { method, body });
+/**
+ * Calls the control API of a fake at `origin` (the webhook receiver's too); a refusal (a
+ * mistake in the test) throws with the server's reason, prefixed by `label`.
+ */
+export async function callControl<T>(origin: string, label: string, method: string, path: string, body?: BodyInit): Promise<T> {
+  const response = await fetch(`${origin}${path}`, { method, body });
   const text = await response.text();
-  if (!response.ok) throw new Error(`fake remote control ${method} ${path}: ${response.status} ${text}`);
+  if (!response.ok) throw new Error(`${label} ${method} ${path}: ${response.status} ${text}`);
   return JSON.parse(text) as T;
+}
+
+function control<T>(method: string, path: string, body?: BodyInit): Promise<T> {
+  return callControl<T>(env.FAKE_REMOTE_CONTROL, "fake remote control", method, path, body);
 }
 
 /** A control GET of raw bytes; null on 404 (absent). */
@@ -147,11 +154,6 @@ export function createRemote(options: Partial<RemoteOptions> = {}): Promise<Remo
 
 export function getRemote(id: string): Promise<Remote> {
   return control<Remote>("GET", `/registries/${id}`);
-}
-
-/** Changes options of a live registry (not auth, separateRealm or redirectBlobs). */
-export function updateRemote(id: string, changes: Partial<Omit<RemoteOptions, "auth" | "separateRealm" | "redirectBlobs">>): Promise<Remote> {
-  return control<Remote>("PATCH", `/registries/${id}`, JSON.stringify(changes));
 }
 
 /** Stops the registry's servers: later requests to it fail to connect (an unreachable remote). */
@@ -244,11 +246,6 @@ export async function remoteTags(id: string, repo: string): Promise<Record<strin
 
 export async function remoteRepositories(id: string): Promise<string[]> {
   return (await control<{ repositories: string[] }>("GET", `/registries/${id}/repositories`)).repositories;
-}
-
-/** Removes a tag, or a manifest by digest with its tags, behind the registry API's back. */
-export async function removeRemoteManifest(id: string, repo: string, reference: string): Promise<boolean> {
-  return (await control<{ removed: boolean }>("DELETE", `/registries/${id}/manifests/${repo}?${new URLSearchParams({ reference })}`)).removed;
 }
 
 /** Upload sessions opened and neither finished nor cancelled. */

@@ -11,8 +11,11 @@ import { sendJson } from "./fake-upstream-registry.mjs";
 
 /** @typedef {import("./fake-upstream-store.mjs").FakeUpstreamStore} FakeUpstreamStore */
 
-/** @param {import("node:http").IncomingMessage} req */
-async function readBody(req) {
+/**
+ * A request's whole body (the fake remotes' control API and the webhook receiver read theirs so too).
+ * @param {import("node:http").IncomingMessage} req
+ */
+export async function readBody(req) {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   return Buffer.concat(chunks);
@@ -76,7 +79,8 @@ const CONTROL_ROUTES = {
   },
 };
 
-function mediaTypeInside(bytes) {
+/** The `mediaType` field of JSON bytes (a manifest seeded without one given), or null. */
+export function mediaTypeInside(bytes) {
   try {
     const value = JSON.parse(bytes.toString("utf8"));
     return typeof value?.mediaType === "string" ? value.mediaType : null;

@@ -38,7 +38,7 @@ function closed(res) {
 }
 
 /** Waits `ms` unless the client goes away first; the timer never keeps the process alive. */
-async function delay(res, ms) {
+export async function delay(res, ms) {
   let timer;
   const elapsed = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
   timer.unref();

@@ -9,8 +9,9 @@ import type { PolicyView } from "../../worker/services/management/replication";
 import { database } from "../../worker/storage/db/client";
 import { insertExecution } from "../../worker/storage/db/queries/replication-executions";
 import { dispatchWindow, findTaskContext, recordListing, type TaskContext } from "../../worker/storage/db/queries/replication-tasks";
-import { PUSH_PASSWORD, PUSH_USERNAME, type Remote } from "./fake-remote";
+import type { Remote } from "./fake-remote";
 import { apiJson, unique } from "./management";
+import { registerRemote } from "./remote-registries";
 
 const db = database(env.DB);
 
@@ -18,17 +19,13 @@ const db = database(env.DB);
 export const QUEUED = { timeout: 30_000 };
 
 /** Adds the fake remote as a remote registry (with the credentials it takes for pushes); its name. */
-export async function addRegistry(remote: Remote, type: "oci" | "dockerhub" | "pier" = "oci"): Promise<string> {
-  const name = unique("remote");
-  await apiJson("/registries", { body: { name, url: remote.url, type, username: PUSH_USERNAME, password: PUSH_PASSWORD } }, 201);
-  return name;
+export function addRegistry(remote: Remote, type: "oci" | "dockerhub" | "pier" = "oci"): Promise<string> {
+  return registerRemote(remote.url, { type });
 }
 
 /** A remote registry row that nothing is asked of (policy checks only): a port nothing listens on. */
-export async function idleRegistry(type: "oci" | "dockerhub" = "oci"): Promise<string> {
-  const name = unique("remote");
-  await apiJson("/registries", { body: { name, url: "http://127.0.0.1:9", type } }, 201);
-  return name;
+export function idleRegistry(type: "oci" | "dockerhub" = "oci"): Promise<string> {
+  return registerRemote("http://127.0.0.1:9", { type, credentials: null });
 }
 
 /** Creates a policy through the API (named uniquely unless the body names it). */

@@ -8,7 +8,9 @@
 //   POST /control/release/<key>         answers the held requests (200)
 //   GET  /control/requests/<key>?count=n&timeoutMs=t
 //                                       the recorded requests, once there are n (or at t ms)
-import { createServer } from "node:http";
+import { readBody } from "./fake-upstream-control.mjs";
+import { sendJson } from "./fake-upstream-registry.mjs";
+import { listenOnLoopback } from "./loopback-server.mjs";
 
 /** A held request is answered after this long even when the test never releases it. */
 const MAX_HOLD_MS = 60_000;
@@ -39,24 +41,13 @@ function start() {
     if (hook === undefined) hooks.set(key, (hook = { requests: [], statuses: [], hang: 0, held: [], waiters: [] }));
     return hook;
   };
-  return new Promise((resolve, reject) => {
-    const server = createServer(async (req, res) => {
-      const url = new URL(req.url ?? "/", "http://receiver");
-      const body = await readAll(req);
-      const [, area, action, key] = /^\/(hooks|control)\/([^/]+)(?:\/([^/]+))?/.exec(url.pathname) ?? [];
-      if (area === "hooks" && action !== undefined) return receive(hookOf(action), req, url, body, res);
-      if (area === "control" && key !== undefined) return control(hookOf(key), action, url, body, res);
-      send(res, 404, { error: `no route for ${url.pathname}` });
-    });
-    server.on("connection", (socket) => socket.unref());
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") return reject(new Error("no TCP address"));
-      server.unref();
-      resolve(`http://127.0.0.1:${address.port}`);
-    });
-  });
+  return listenOnLoopback(async (req, res, url) => {
+    const body = await readBody(req);
+    const [, area, action, key] = /^\/(hooks|control)\/([^/]+)(?:\/([^/]+))?/.exec(url.pathname) ?? [];
+    if (area === "hooks" && action !== undefined) return receive(hookOf(action), req, url, body, res);
+    if (area === "control" && key !== undefined) return control(hookOf(key), action, url, body, res);
+    sendJson(res, 404, { error: `no route for ${url.pathname}` });
+  }).then(({ origin }) => origin);
 }
 
 /** @param {Hook} hook */
@@ -66,7 +57,7 @@ function receive(hook, req, url, body, res) {
   for (const wake of hook.waiters.splice(0)) wake();
   if (hook.hang > 0) {
     hook.hang--;
-    const answer = () => send(res, 200, { held: true });
+    const answer = () => sendJson(res, 200, { held: true });
     const timer = setTimeout(answer, MAX_HOLD_MS);
     timer.unref();
     hook.held.push(() => {
@@ -76,7 +67,7 @@ function receive(hook, req, url, body, res) {
     return;
   }
   const status = hook.statuses.shift() ?? 200;
-  send(res, status, { status });
+  sendJson(res, status, { status });
 }
 
 /** @param {Hook} hook */
@@ -85,11 +76,11 @@ async function control(hook, action, url, body, res) {
     const script = JSON.parse(body.toString("utf8") || "{}");
     hook.statuses = Array.isArray(script.statuses) ? script.statuses : [];
     hook.hang = Number(script.hang ?? 0);
-    return send(res, 200, {});
+    return sendJson(res, 200, {});
   }
   if (action === "release") {
     for (const answer of hook.held.splice(0)) answer();
-    return send(res, 200, {});
+    return sendJson(res, 200, {});
   }
   if (action === "requests") {
     const count = Number(url.searchParams.get("count") ?? 0);
@@ -105,23 +96,7 @@ async function control(hook, action, url, body, res) {
         });
       });
     }
-    return send(res, 200, hook.requests);
+    return sendJson(res, 200, hook.requests);
   }
-  send(res, 404, { error: `no control action ${action}` });
-}
-
-function send(res, status, value) {
-  const text = JSON.stringify(value);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-/** @returns {Promise<Buffer>} */
-function readAll(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on("data", (chunk) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+  sendJson(res, 404, { error: `no control action ${action}` });
 }

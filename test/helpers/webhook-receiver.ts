@@ -3,6 +3,7 @@
 // the requests it received, waited for with a bound (the server answers once they are there).
 import { env } from "cloudflare:test";
 import { expect } from "vitest";
+import { callControl } from "./fake-remote";
 import { apiJson, unique } from "./management";
 
 export interface ReceivedRequest {
@@ -65,11 +66,8 @@ export async function expectedSignature(secret: string, body: Uint8Array): Promi
   return `sha256=${[...mac].map((byte) => byte.toString(16).padStart(2, "0")).join("")}`;
 }
 
-async function control<T>(method: string, path: string, body?: string): Promise<T> {
-  const response = await fetch(`${env.WEBHOOK_RECEIVER}${path}`, { method, body });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`webhook receiver ${method} ${path}: ${response.status} ${text}`);
-  return JSON.parse(text) as T;
+function control<T>(method: string, path: string, body?: string): Promise<T> {
+  return callControl<T>(env.WEBHOOK_RECEIVER, "webhook receiver", method, path, body);
 }
 
 /** A webhook of `project` made through the API (as admin), aimed at `hook`; its name. */

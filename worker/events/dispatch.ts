@@ -14,7 +14,7 @@ import type { Bindings, WaitUntil } from "../env";
 import { startEventReplications } from "../replication/event-trigger";
 import { database } from "../storage/db/client";
 import { deleteEvent, findEvent } from "../storage/db/queries/events";
-import { findProject } from "../storage/db/queries/principals";
+import { findProject, type ProjectRow } from "../storage/db/queries/principals";
 import { type DeliveryRow, deleteDeliveries, insertDeliveries, subscribedWebhooks, type WebhookRow } from "../storage/db/queries/webhooks";
 import { payloadFor } from "../webhooks/payloads";
 import { eventOfRow, type PierEvent } from "./events";
@@ -34,11 +34,14 @@ export async function handleEvent(env: Bindings, eventId: string, waitUntil: Wai
   await deleteEvent(db, eventId);
 }
 
-/** Records one delivery per webhook (once per event) and queues the ones recorded now; returns those. */
-export async function fanOut(env: Bindings, event: PierEvent, webhooks: WebhookRow[]): Promise<DeliveryRow[]> {
+/**
+ * Records one delivery per webhook (once per event) and queues the ones recorded now; returns those.
+ * `known`: the event's project row when the caller has read it already (else it is read here).
+ */
+export async function fanOut(env: Bindings, event: PierEvent, webhooks: WebhookRow[], known?: ProjectRow | null): Promise<DeliveryRow[]> {
   if (webhooks.length === 0) return [];
   const db = database(env.DB);
-  const project = await findProject(db, event.project);
+  const project = known === undefined ? await findProject(db, event.project) : known;
   const context = { origin: event.origin ?? configFrom(env).auth.publicUrl, repoType: project?.public ? "public" : "private" } as const;
   const now = Date.now();
   const rows: DeliveryRow[] = webhooks.map((webhook) => ({

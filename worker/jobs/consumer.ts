@@ -9,11 +9,8 @@ import { handleEvent } from "../events/dispatch";
 import { deliverWebhook, deliveryDeadLettered } from "../webhooks/delivery";
 import { listExecution } from "../replication/listing";
 import { runReplicationTask, taskDeadLettered } from "../replication/task-runner";
-import { backoffSeconds, DEAD_LETTER_QUEUE, DONE, type Outcome, type QueueMessage } from "./messages";
+import { backoffSeconds, DEAD_LETTER_QUEUE, DONE, JOB_ATTEMPTS, type Outcome, type QueueMessage } from "./messages";
 import { runPrefetch } from "./prefetch";
-
-/** wrangler.toml: pier-jobs has max_retries = 3, so the first delivery plus three retries. */
-const JOB_ATTEMPTS = 4;
 
 export async function consumeQueue(batch: MessageBatch<QueueMessage>, env: Bindings, ctx: ExecutionContext): Promise<void> {
   const waitUntil: WaitUntil = (promise) => ctx.waitUntil(promise);

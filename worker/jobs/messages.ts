@@ -17,6 +17,9 @@ export type WebhookMessage = { kind: "webhook-delivery"; deliveryId: string };
 /** Anything a Pier queue carries; the consumer (consumer.ts) switches over `kind`. */
 export type QueueMessage = JobMessage | ReplicationMessage | WebhookMessage;
 
+/** wrangler.toml: pier-jobs has max_retries = 3, so the first delivery plus three retries. */
+export const JOB_ATTEMPTS = 4;
+
 /** The dead-letter queue's name (wrangler.toml `dead_letter_queue`): its messages are failures to record. */
 export const DEAD_LETTER_QUEUE = "pier-dead-letters";
 

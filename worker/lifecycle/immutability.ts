@@ -17,7 +17,7 @@ import type { Reference, RepoName } from "../oci/names";
 import { database } from "../storage/db/client";
 import { tagDigests, tagsOn } from "../storage/db/queries/immutability";
 import { findProject, type ProjectRow } from "../storage/db/queries/principals";
-import { checkPattern, matchesPattern, nameInProject } from "./patterns";
+import { checkPattern, matchesPattern, nameInProject, projectOf } from "./patterns";
 
 export interface ImmutableTagRule {
   /** Matched against the repository's name inside the project ("app/api" of "team/app/api"). */
@@ -60,8 +60,8 @@ export function rulesOf(project: ProjectRow | null): ImmutableTagRule[] {
   return project === null || project.kind !== "local" ? [] : storedRules(project);
 }
 
-/** The project's rules, read now (for retention, and for deletes). */
-export async function projectImmutableRules(env: Bindings, project: string): Promise<ImmutableTagRule[]> {
+/** The project's rules, read now (for deletes: retention has the project row already). */
+async function projectImmutableRules(env: Bindings, project: string): Promise<ImmutableTagRule[]> {
   return rulesOf(await findProject(database(env.DB), project));
 }
 
@@ -87,7 +87,7 @@ export async function requireTagsMayMove(env: Bindings, rules: ImmutableTagRule[
 
 /** A DELETE by tag, or by digest (which removes every tag on it): 403 DENIED when an immutable tag would go. */
 export async function requireDeletable(env: Bindings, repository: RepoName, reference: Reference): Promise<void> {
-  const rules = await projectImmutableRules(env, repository.slice(0, repository.indexOf("/")));
+  const rules = await projectImmutableRules(env, projectOf(repository));
   const name = nameInProject(repository);
   if (!rules.some((rule) => matchesPattern(rule.repositories, name))) return;
   const db = database(env.DB);

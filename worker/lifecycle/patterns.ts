@@ -64,6 +64,12 @@ function compile(pattern: string, field = "a pattern"): RegExp {
   return regex;
 }
 
+/** The project of a local repository: its first segment (local names always have two or more). */
+export function projectOf(repository: string): string {
+  const slash = repository.indexOf("/");
+  return slash === -1 ? repository : repository.slice(0, slash);
+}
+
 /** The repository's name inside its project: what repository patterns are matched against. */
 export function nameInProject(repository: string): string {
   const slash = repository.indexOf("/");

@@ -19,8 +19,8 @@
 //   retry finds the challenge and token in place.
 // - Time: a body-less request gets `min(timeoutMs, what is left of the exchange)` until its
 //   headers arrive; the body then streams unbounded (a 10 GiB layer takes longer than any sane
-//   timeout). A request with a body fails only when its body makes no progress for timeoutMs, or
-//   its answer takes timeoutMs after the last byte: a bandwidth-limited copy may be slow, not stuck.
+//   timeout). A request with a body gets timeoutMs plus the time its body takes at 1 MB/s
+//   (upstream-transport.ts): a stalled upload is given up, a slow one is not.
 import type { Bindings } from "../env";
 import { declaredLength } from "../bounded-body";
 import { readAtMost } from "../streams";
@@ -166,7 +166,7 @@ async function errorDetail(response: Response): Promise<string | null> {
   return detail === "" ? null : detail.slice(0, 300);
 }
 
-// --- redirects and timeouts ------------------------------------------------------------------
+// --- redirects ------------------------------------------------------------------------------
 
 const MAX_REDIRECTS = 5;
 

@@ -22,7 +22,7 @@
 //   execution failed with the reason); a 429 holds the execution back and lists the page later.
 import type { Bindings, WaitUntil } from "../env";
 import { RegistryError } from "../errors";
-import { backoffSeconds, DONE, type Outcome } from "../jobs/messages";
+import { backoffSeconds, DONE, JOB_ATTEMPTS, type Outcome } from "../jobs/messages";
 import { database } from "../storage/db/client";
 import { failExecution, findExecutionWithPolicy, type NewTask, throttleExecution } from "../storage/db/queries/replication-executions";
 import { recordListing } from "../storage/db/queries/replication-tasks";
@@ -33,8 +33,6 @@ import { classify } from "./task-runner";
 
 /** Repositories one listing message lists (a tag listing each, two with deletions replicated). */
 export const REPOSITORIES_PER_PAGE = 20;
-/** pier-jobs: the first delivery and max_retries = 3 more (wrangler.toml). */
-const LISTING_ATTEMPTS = 4;
 
 /** Lists the page of repositories after `after` (null: the first page). */
 export function listExecution(env: Bindings, executionId: string, after: string | null, attempts: number, waitUntil: WaitUntil): Promise<Outcome> {
@@ -74,7 +72,7 @@ export async function listWith(env: Bindings, executionId: string, after: string
       await env.JOBS.send(page, { delaySeconds: failure.seconds });
       return DONE;
     }
-    if (failure.kind === "retry" && attempts < LISTING_ATTEMPTS) {
+    if (failure.kind === "retry" && attempts < JOB_ATTEMPTS) {
       console.error(`replication: listing execution ${executionId} failed on attempt ${attempts}; it will be retried`, error);
       return { kind: "retry", delaySeconds: backoffSeconds(attempts) };
     }

@@ -111,11 +111,6 @@ export function destinationRepository(policy: PolicyFilters, repository: string)
   return policy.destinationNamespace === null ? repository : `${policy.destinationNamespace}/${repository}`;
 }
 
-/** The local project a pull-mode copy of `repository` lands in: the destination name's first segment. */
-export function destinationProject(policy: PolicyFilters, repository: string): string {
-  return destinationRepository(policy, repository).split("/")[0]!;
-}
-
 /** A stored policy as the spec it was made from. */
 export function policySpec(row: PolicyRow): PolicySpec {
   return {

@@ -14,8 +14,9 @@
 // The remote checks the digest when the upload closes; the source is read once, after the mount
 // failed, and never again (no retry of a body inside one push: the task is retried instead).
 import type { Digest } from "../oci/digest";
-import { type Peer, registryFetch, UpstreamError } from "../proxy/upstream-client";
+import { type Peer, type RequestBody, UpstreamError } from "../proxy/upstream-client";
 import type { BlobBody } from "./endpoint";
+import { remoteFetch } from "./remote-requests";
 
 /** A bound of our own on one request body: large enough to be fast, small enough to retry. */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
@@ -83,7 +84,7 @@ export async function pushBlob(target: PushTarget, digest: Digest, blob: () => P
 }
 
 /** The closing PUT <location>?digest=…, with the last bytes or none; the remote verifies the digest. */
-async function close(target: PushTarget, location: string, digest: Digest, body: Uint8Array | { stream: ReadableStream<Uint8Array>; length: number }): Promise<void> {
+async function close(target: PushTarget, location: string, digest: Digest, body: RequestBody): Promise<void> {
   const url = new URL(location);
   url.searchParams.set("digest", digest);
   const answer = await push(target, "PUT", url.toString(), { body, headers: { "Content-Type": "application/octet-stream" } });
@@ -95,20 +96,13 @@ async function close(target: PushTarget, location: string, digest: Digest, body:
 
 interface PushOptions {
   scopes?: string[];
-  body?: Uint8Array | { stream: ReadableStream<Uint8Array>; length: number };
+  body?: RequestBody;
   headers?: Record<string, string>;
 }
 
 /** One request of the push; 404 (an upload or repository the remote does not know) is a failure here. */
 async function push(target: PushTarget, method: "POST" | "PATCH" | "PUT", path: string, options: PushOptions = {}): Promise<Response> {
-  const response = await registryFetch(target.peer, {
-    method,
-    repository: target.repository,
-    actions: "pull,push",
-    path,
-    deadline: Date.now() + 2 * target.peer.timeoutMs,
-    ...options,
-  });
+  const response = await remoteFetch(target.peer, { method, repository: target.repository, actions: "pull,push", path, ...options });
   if (response.status === 404) {
     await response.body?.cancel();
     throw new UpstreamError(target.peer.name, { kind: "status", status: 404, retryAfter: null, detail: `${method} of an upload to ${target.repository}` });

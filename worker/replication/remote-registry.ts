@@ -6,7 +6,7 @@ import { seal, unseal } from "../auth/sealed";
 import { ConfigError } from "../config";
 import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
-import { basicCredentials, type Peer, registryFetch, UpstreamError } from "../proxy/upstream-client";
+import { basicCredentials, exchangeDeadline, type Peer, registryFetch, UpstreamError } from "../proxy/upstream-client";
 import { mayCarryCredentials } from "../proxy/upstreams";
 import { database } from "../storage/db/client";
 import { findRemoteRegistry, type RemoteRegistryRow } from "../storage/db/queries/remote-registries";
@@ -110,7 +110,7 @@ export async function pingRemote(remote: RemoteRegistry): Promise<PingResult> {
   const as = remote.username === null ? "anonymously" : `as ${remote.username}`;
   try {
     const peer = { ...remote.peer, timeoutMs: PING_TIMEOUT_MS };
-    const response = await registryFetch(peer, { method: "GET", repository: null, path: "/v2/", deadline: Date.now() + 2 * PING_TIMEOUT_MS });
+    const response = await registryFetch(peer, { method: "GET", repository: null, path: "/v2/", deadline: exchangeDeadline(peer) });
     await response.body?.cancel();
     if (response.status === 404) {
       return { reachable: true, authenticated: null, status: 404, message: `${remote.url} answered HTTP 404 to GET /v2/: it does not serve the OCI distribution API there` };

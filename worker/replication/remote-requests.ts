@@ -1,12 +1,12 @@
 // What the remote endpoint's modules share: a body-less request with its deadline, the bounded
 // read of a manifest (or index) answer, and the `Link: <…>; rel="next"` of paginated listings.
 import { RegistryError } from "../errors";
-import { type Peer, registryFetch, type RegistryRequest, UpstreamError } from "../proxy/upstream-client";
+import { exchangeDeadline, type Peer, registryFetch, type RegistryRequest, UpstreamError } from "../proxy/upstream-client";
 import { MAX_MANIFEST_BYTES, readManifestBody } from "../services/manifests";
 
 /** A request to the remote with the usual deadline (twice its timeout); 2xx or 404, else an UpstreamError. */
 export function remoteFetch(peer: Peer, request: Omit<RegistryRequest, "deadline">): Promise<Response> {
-  return registryFetch(peer, { ...request, deadline: Date.now() + 2 * peer.timeoutMs });
+  return registryFetch(peer, { ...request, deadline: exchangeDeadline(peer) });
 }
 
 /** A manifest-sized body, read whole with the manifest bound (4 MiB): more is not a manifest. */

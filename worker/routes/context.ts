@@ -33,6 +33,11 @@ export function routingQuery(c: AppContext): Record<string, string> {
   return ns === undefined ? {} : { ns };
 }
 
+/** Pier's origin as the client sees it: PUBLIC_URL, else the request's own (as tokenParties' issuer). */
+export function publicOrigin(c: { var: { config: Config }; req: { url: string } }): string {
+  return c.var.config.auth.publicUrl ?? new URL(c.req.url).origin;
+}
+
 /** Work that may finish after the answer (statistics), bound to this request. */
 export function waitUntilOf(c: Context): WaitUntil {
   return (promise) => c.executionCtx.waitUntil(promise);

@@ -10,7 +10,7 @@ import { getProxiedManifest } from "../proxy/manifest-cache";
 import { deleteManifest, getManifest, type ManifestContent, MAX_MANIFEST_BYTES, putManifest } from "../services/manifests";
 import { recordPull } from "../storage/pull-records";
 import { allowRead, allowWrite, auditDone } from "./authorization";
-import { type AppContext, type AppEnv, readTarget, waitUntilOf } from "./context";
+import { type AppContext, type AppEnv, publicOrigin, readTarget, waitUntilOf } from "./context";
 
 export const manifestRoutes = new Hono<AppEnv>();
 
@@ -39,7 +39,7 @@ manifestRoutes.get("/:name{.+}/manifests/:reference", async (c) => {
 
 /** Who acts, for the event the service emits (worker/events): the principal's name, Pier's origin. */
 function eventCause(c: AppContext, principal: Principal): EventCause {
-  return { operator: principalName(principal) || "anonymous", origin: c.var.config.auth.publicUrl ?? new URL(c.req.url).origin, waitUntil: waitUntilOf(c) };
+  return { operator: principalName(principal) || "anonymous", origin: publicOrigin(c), waitUntil: waitUntilOf(c) };
 }
 
 /** How the audit log names a manifest: `name:tag` or `name@digest`. */

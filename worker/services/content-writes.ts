@@ -15,6 +15,7 @@ import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
 import { outboxRow, type PierEvent } from "../events/events";
 import { requireTagsMayMove, rulesOf } from "../lifecycle/immutability";
+import { projectOf } from "../lifecycle/patterns";
 import { quotaOf, requireRoom } from "../lifecycle/quotas";
 import type { Digest } from "../oci/digest";
 import type { RepoName, Tag } from "../oci/names";
@@ -87,7 +88,7 @@ export async function admitManifest(env: Bindings, repository: RepoName, manifes
 
 /** The project a push goes into (local names are `<project>/…`), read once per request. */
 function pushedProject(env: Bindings, repository: RepoName): Promise<ProjectRow | null> {
-  return findProject(database(env.DB), repository.slice(0, repository.indexOf("/")));
+  return findProject(database(env.DB), projectOf(repository));
 }
 
 export interface ManifestToStore {

@@ -7,6 +7,7 @@ import type { Bindings } from "../env";
 import { RegistryError } from "../errors";
 import { announceEvent, type EventCause, notePull, pierEvent } from "../events/events";
 import { requireDeletable } from "../lifecycle/immutability";
+import { projectOf } from "../lifecycle/patterns";
 import { type Digest, digestAlgorithm, digestOf } from "../oci/digest";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
 import type { Reference, RepoName, Tag } from "../oci/names";
@@ -105,11 +106,6 @@ export async function deleteManifest(env: Bindings, repository: RepoName, refere
   const deleted = reference.kind === "digest" ? await removeManifest(env, repository, reference.digest, event) : await removeTag(env, repository, reference.tag, event);
   if (!deleted) throw unknownManifest(repository, reference);
   await announceEvent(env, cause.waitUntil, event.id);
-}
-
-/** The project of a local repository: its first segment. */
-function projectOf(repository: RepoName): string {
-  return repository.slice(0, repository.indexOf("/"));
 }
 
 /**

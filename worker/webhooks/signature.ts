@@ -2,13 +2,14 @@
 // exact body bytes under the webhook's secret (the scheme GitHub's X-Hub-Signature-256 made
 // familiar). A receiver computes the same over the raw body it received, before parsing it, and
 // compares in constant time.
+import { toHex } from "../oci/digest";
+
 export const SIGNATURE_HEADER = "X-Pier-Signature";
 
 export async function signatureOf(secret: string, body: string): Promise<string> {
   const encoder = new TextEncoder();
   const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(body)));
-  return `sha256=${[...mac].map((byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+  return `sha256=${toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(body)))}`;
 }
 
 /** What a webhook's sealed secret is bound to (worker/auth/sealed.ts): it opens for that webhook only. */

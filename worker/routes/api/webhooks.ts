@@ -9,6 +9,7 @@
 import { Hono } from "hono";
 import { parsePageSize } from "../../services/management/inputs";
 import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks, testWebhook, updateWebhook } from "../../services/management/webhooks";
+import { publicOrigin } from "../context";
 import type { ApiEnv } from "./actor";
 import { jsonBody } from "./body";
 
@@ -38,6 +39,5 @@ webhookRoutes.get("/:name/deliveries", async (c) => {
 
 // Takes no body. The payloads name Pier as the client sees it (PUBLIC_URL, else this request's origin).
 webhookRoutes.post("/:name/test", async (c) => {
-  const origin = c.var.config.auth.publicUrl ?? new URL(c.req.url).origin;
-  return c.json(await testWebhook(c.env, c.var.actor, c.req.param("project")!, c.req.param("name"), origin), 202);
+  return c.json(await testWebhook(c.env, c.var.actor, c.req.param("project")!, c.req.param("name"), publicOrigin(c)), 202);
 });

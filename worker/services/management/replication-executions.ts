@@ -16,6 +16,7 @@ import type { Actor } from "./actor";
 import { audit } from "./audit-trail";
 import { type Body, invalid } from "./inputs";
 import { admin, requirePolicy } from "./replication";
+import { isoOrNull } from "./views";
 
 /** Task counts: `stopped` are tasks that never ran (the execution was stopped), `inProgress` pending, queued or running. */
 export interface ExecutionView extends TaskCounts {
@@ -121,7 +122,7 @@ function executionView(row: ExecutionRow, counts: TaskCounts): ExecutionView {
     ...counts,
     error: row.error,
     startedAt: new Date(row.startedAt).toISOString(),
-    finishedAt: row.finishedAt === null ? null : new Date(row.finishedAt).toISOString(),
+    finishedAt: isoOrNull(row.finishedAt),
   };
 }
 
@@ -141,7 +142,7 @@ function taskView(row: TaskRow): TaskView {
     blobsSkipped: row.blobsSkipped,
     error: succeeded ? null : row.error,
     note: succeeded ? row.error : null,
-    startedAt: row.startedAt === null ? null : new Date(row.startedAt).toISOString(),
-    finishedAt: row.finishedAt === null ? null : new Date(row.finishedAt).toISOString(),
+    startedAt: isoOrNull(row.startedAt),
+    finishedAt: isoOrNull(row.finishedAt),
   };
 }

@@ -13,7 +13,8 @@ import { nextRunAfter, parseSchedule } from "../../lifecycle/cron";
 import { isLiteral, parsePolicy, type PolicySpec, policyRow, policySpec } from "../../replication/policies";
 import { database } from "../../storage/db/client";
 import { findProject } from "../../storage/db/queries/principals";
-import { createPolicy, deletePolicy, findPolicy, listPolicies, type PolicyRow, type PolicySchedule, remoteRegistryType, replacePolicy } from "../../storage/db/queries/replication-policies";
+import { findRemoteRegistry } from "../../storage/db/queries/remote-registries";
+import { createPolicy, deletePolicy, findPolicy, listPolicies, type PolicyRow, type PolicySchedule, replacePolicy } from "../../storage/db/queries/replication-policies";
 import type { Actor } from "./actor";
 import { audit } from "./audit-trail";
 import { requireSystemAdmin } from "./guard";
@@ -88,7 +89,7 @@ async function checkReferences(env: Bindings, spec: PolicySpec): Promise<void> {
   const db = database(env.DB);
   const field = spec.source === null ? "destination" : "source";
   const remote = (spec.source ?? spec.destination)!;
-  const type = await remoteRegistryType(db, remote);
+  const type = (await findRemoteRegistry(db, remote))?.type ?? null;
   if (type === null) throw invalid(`"${field}": no remote registry is named "${remote.slice(0, 100)}" (add it with POST /api/v1/registries)`);
   if (spec.source !== null && type === "dockerhub" && !isLiteral(spec.filters.repositories)) {
     throw invalid(

@@ -18,6 +18,7 @@ import { audit } from "./audit-trail";
 import { projectFor } from "./guard";
 import { type Body, invalid, optionalFlag } from "./inputs";
 import { parseCron } from "./schedules";
+import { isoOrNull } from "./views";
 
 export interface RetentionPolicyView {
   project: string;
@@ -100,7 +101,7 @@ export async function startRun(env: Bindings, actor: Actor, project: string, bod
   const dryRun = optionalFlag(body, "dryRun", false);
   const { run, items } = await runRetention(env, row, { dryRun, trigger: "manual", after: null }, Date.now());
   await audit(env, actor, { ...entry, resource: `retention/${run.id}`, project });
-  return { ...runView(run), items: sorted(items).map(itemView), itemsTruncated: items.length < run.removed };
+  return runDetail(run, sorted(items));
 }
 
 export async function getRuns(env: Bindings, actor: Actor, project: string, limit: number): Promise<{ items: RetentionRunView[] }> {
@@ -114,7 +115,7 @@ export async function getRun(env: Bindings, actor: Actor, project: string, id: s
   const run = await findRun(db, project, id);
   if (run === null) throw new RegistryError("NAME_UNKNOWN", `project "${project}" has no retention run "${id.slice(0, 100)}"`);
   const items = (await listRunItems(db, run.id, MAX_RECORDED_ITEMS)).map((item) => ({ ...item, tags: JSON.parse(item.tags) as string[] }));
-  return { ...runView(run), items: items.map(itemView), itemsTruncated: items.length < run.removed };
+  return runDetail(run, items);
 }
 
 function requireLocal(project: ProjectRow): ProjectRow {
@@ -140,8 +141,13 @@ function runView(run: RetentionRunRow): RetentionRunView {
     error: failed ? run.error : null,
     note: failed ? null : run.error,
     startedAt: new Date(run.startedAt).toISOString(),
-    finishedAt: run.finishedAt === null ? null : new Date(run.finishedAt).toISOString(),
+    finishedAt: isoOrNull(run.finishedAt),
   };
+}
+
+/** `items`: what the run recorded, at most MAX_RECORDED_ITEMS of its `removed`. */
+function runDetail(run: RetentionRunRow, items: RunItem[]): RetentionRunDetail {
+  return { ...runView(run), items: items.map(itemView), itemsTruncated: items.length < run.removed };
 }
 
 function itemView(item: RunItem): RetentionItemView {
@@ -150,7 +156,7 @@ function itemView(item: RunItem): RetentionItemView {
     digest: item.digest,
     tags: item.tags,
     pushedAt: new Date(item.pushedAt).toISOString(),
-    lastPulledAt: item.lastPulledAt === null ? null : new Date(item.lastPulledAt).toISOString(),
+    lastPulledAt: isoOrNull(item.lastPulledAt),
   };
 }
 

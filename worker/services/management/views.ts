@@ -63,7 +63,7 @@ export function robotView(row: RobotRow, grants: RobotGrant[], now = Date.now())
     level: row.level,
     description: row.description,
     projects: [...byProject].map(([project, permissions]) => ({ project, permissions })),
-    expiresAt: row.expiresAt === null ? null : new Date(row.expiresAt).toISOString(),
+    expiresAt: isoOrNull(row.expiresAt),
     expired: row.expiresAt !== null && row.expiresAt <= now,
     disabled: row.disabled,
     createdBy: row.createdBy,
@@ -81,6 +81,11 @@ export function pageOf<Row, T>(rows: Row[], limit: number, view: (row: Row) => T
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   return { items: items.map(view), next: rows.length > limit && last !== undefined ? cursor(last) : null };
+}
+
+/** A nullable time column in milliseconds, as the API shows it: null stays null ("not yet", "never"). */
+export function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
 }
 
 /** The schema's created_at columns hold seconds (unixepoch()). */

@@ -137,13 +137,13 @@ export async function listDeliveries(env: Bindings, actor: Actor, project: strin
  */
 export async function testWebhook(env: Bindings, actor: Actor, project: string, name: string, origin: string | null): Promise<DeliveryView> {
   const entry = { action: "webhook.test", resource: `webhooks/${name.slice(0, 64)}` };
-  await projectFor(env, actor, project, "manageProject", entry);
+  const row = await projectFor(env, actor, project, "manageProject", entry);
   const webhook = await existing(env, project, name);
   if (!webhook.enabled) throw invalid(`webhook "${name}" is disabled; enable it to send it anything, a test included`);
   const type = (JSON.parse(webhook.events) as EventType[])[0] ?? "PUSH_ARTIFACT";
   const now = Date.now();
   const event = { ...pierEvent(sampleEvent(type, project, actor.principal.name, origin, now), now), id: `test-${crypto.randomUUID()}` };
-  const [delivery] = await fanOut(env, event, [webhook]);
+  const [delivery] = await fanOut(env, event, [webhook], row);
   await audit(env, actor, { ...entry, project });
   return deliveryView(delivery!);
 }

@@ -45,10 +45,7 @@ export async function updateRemoteRegistry(db: Database, name: string, seenUpdat
  * nothing was deleted: it does not exist, or a policy names it (policiesNaming says which).
  */
 export async function deleteUnusedRemoteRegistry(db: Database, name: string): Promise<boolean> {
-  const naming = db
-    .select({ name: replicationPolicies.name })
-    .from(replicationPolicies)
-    .where(or(eq(replicationPolicies.source, name), eq(replicationPolicies.destination, name)));
+  const naming = db.select({ name: replicationPolicies.name }).from(replicationPolicies).where(namesRegistry(name));
   const rows = await db
     .delete(remoteRegistries)
     .where(and(eq(remoteRegistries.name, name), notExists(naming)))
@@ -61,8 +58,13 @@ export async function policiesNaming(db: Database, name: string, limit: number):
   const rows = await db
     .select({ name: replicationPolicies.name })
     .from(replicationPolicies)
-    .where(or(eq(replicationPolicies.source, name), eq(replicationPolicies.destination, name)))
+    .where(namesRegistry(name))
     .orderBy(asc(replicationPolicies.name))
     .limit(limit);
   return rows.map((row) => row.name);
+}
+
+/** A policy replicates from or to the registry. */
+function namesRegistry(name: string) {
+  return or(eq(replicationPolicies.source, name), eq(replicationPolicies.destination, name));
 }

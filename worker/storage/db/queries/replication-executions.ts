@@ -7,7 +7,6 @@ import { drizzleStatement, type PolicyRow } from "./replication-policies";
 
 export type ExecutionRow = typeof replicationExecutions.$inferSelect;
 export type TaskRow = typeof replicationTasks.$inferSelect;
-export type TaskStatus = TaskRow["status"];
 
 export interface TaskCounts {
   total: number;

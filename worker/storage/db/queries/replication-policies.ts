@@ -3,14 +3,13 @@
 // the two change together or not at all.
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { d1Batch, type Database, statement } from "../client";
-import { remoteRegistries, replicationExecutions, replicationPolicies, replicationTasks } from "../schema";
+import { replicationExecutions, replicationPolicies, replicationTasks } from "../schema";
 import { deleteScheduleQuery, putScheduleQuery } from "./schedules";
 
 /** Also worker/replication/policies.ts policyScheduleName: storage imports nothing above it. */
 const policyScheduleName = (policy: string) => `replication:${policy}`;
 
 export type PolicyRow = typeof replicationPolicies.$inferSelect;
-export type RemoteRegistryType = (typeof remoteRegistries.$inferSelect)["type"];
 
 /** A scheduled policy's schedule: created or changed with it; null deletes it. */
 export interface PolicySchedule {
@@ -34,12 +33,6 @@ export function eventPolicies(db: Database): Promise<PolicyRow[]> {
     .select()
     .from(replicationPolicies)
     .where(and(eq(replicationPolicies.trigger, "event"), eq(replicationPolicies.enabled, true), isNull(replicationPolicies.source)));
-}
-
-/** A remote registry's type, or null when none has that name (remote_registries, issue 11). */
-export async function remoteRegistryType(db: Database, name: string): Promise<RemoteRegistryType | null> {
-  const rows = await db.select({ type: remoteRegistries.type }).from(remoteRegistries).where(eq(remoteRegistries.name, name)).limit(1);
-  return rows[0]?.type ?? null;
 }
 
 /**
